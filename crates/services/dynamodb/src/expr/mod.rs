@@ -1,0 +1,1 @@
+//! Expressions; see lib.rs.

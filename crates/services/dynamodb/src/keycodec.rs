@@ -1,0 +1,1 @@
+//! Owned by the data-model work; see lib.rs.

@@ -1,0 +1,1 @@
+//! Operations; see lib.rs.
