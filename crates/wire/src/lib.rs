@@ -3,6 +3,8 @@
 //! Invariant: services never see HTTP, JSON, XML or SigV4; they get typed requests
 //! (nimbus-model) and return typed results or errors that end up here as [`AwsError`].
 
+pub mod sigv4;
+
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 

@@ -1,1 +1,575 @@
-fn main() {}
+//! nimbus-loadgen: many keep-alive HTTP/1.1 connections sending correctly SigV4-signed AWS
+//! requests, with a warmup, a bounded run (time or request count) and latency quantiles.
+//!
+//! It only ever talks to loopback addresses: it is a benchmark tool for this machine.
+
+mod histogram;
+mod sign;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use clap::{Parser, ValueEnum};
+use http::{HeaderMap, HeaderValue, Request};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use nimbus_wire::sigv4::{SigningKeyCache, DEFAULT_KEY_CACHE_CAPACITY};
+use tokio::net::TcpStream;
+
+use histogram::Histogram;
+use sign::Signer;
+use workload::{Rng, Workload};
+
+/// Upper bounds so that a typo cannot turn a benchmark into a runaway process.
+const MAX_CONNECTIONS: usize = 4096;
+const MAX_RUN: Duration = Duration::from_secs(600);
+const MAX_CONNECT_FAILURES_IN_A_ROW: u32 = 100;
+const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
+const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum WorkloadKind {
+    GetItem,
+    PutItem,
+    Raw,
+}
+
+/// Send signed AWS requests to a local endpoint and report throughput and latency.
+#[derive(Debug, Parser)]
+#[command(name = "nimbus-loadgen", version)]
+struct Args {
+    /// Endpoint URL; only loopback addresses are accepted.
+    #[arg(long, default_value = "http://127.0.0.1:4566")]
+    endpoint: String,
+    /// Concurrent keep-alive connections (one request in flight on each).
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Measured run time, e.g. `10s`, `500ms` (default 10s unless --requests is given).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Measure exactly this many requests instead of a duration.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Unmeasured load before the measurement starts.
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    warmup: Duration,
+    /// What to send.
+    #[arg(long, value_enum, default_value = "get-item")]
+    workload: WorkloadKind,
+    /// DynamoDB table for get-item / put-item (key attribute `pk`, type S).
+    #[arg(long, default_value = "loadgen")]
+    table: String,
+    /// Number of distinct keys (`k0000000000` ..).
+    #[arg(long, default_value_t = 10_000)]
+    key_space: u64,
+    /// Bytes in the string attribute that put-item (and --preload) writes.
+    #[arg(long, default_value_t = 100)]
+    item_size: usize,
+    /// Create the table (PAY_PER_REQUEST) first if it does not exist, and wait for ACTIVE.
+    #[arg(long)]
+    create_table: bool,
+    /// Put every key of the key space before the run (so get-item finds items).
+    #[arg(long)]
+    preload: bool,
+    /// raw mode: the X-Amz-Target header, e.g. `DynamoDB_20120810.ListTables`.
+    #[arg(long)]
+    target: Option<String>,
+    /// raw mode: the request body.
+    #[arg(long, default_value = "{}")]
+    body: String,
+    /// raw mode: the Content-Type.
+    #[arg(long, default_value = "application/x-amz-json-1.0")]
+    content_type: String,
+    /// SigV4 signing name.
+    #[arg(long, default_value = "dynamodb")]
+    service: String,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    #[arg(long, default_value = "test", env = "AWS_ACCESS_KEY_ID")]
+    access_key: String,
+    #[arg(long, default_value = "test", env = "AWS_SECRET_ACCESS_KEY")]
+    secret_key: String,
+    /// Tokio worker threads of the generator itself.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Also print one machine-readable `RESULT {json}` line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let n: f64 = num.parse().map_err(|_| format!("bad duration: {s}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("bad duration unit in {s} (use ms, s or m)")),
+    };
+    if !(0.0..=MAX_RUN.as_secs_f64()).contains(&secs) {
+        return Err(format!(
+            "duration {s} out of range (max {}s)",
+            MAX_RUN.as_secs()
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// `http://host:port` -> socket address, refusing anything that is not loopback.
+async fn resolve_loopback(endpoint: &str) -> Result<(SocketAddr, String)> {
+    let rest = endpoint
+        .strip_prefix("http://")
+        .context("endpoint must start with http://")?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(with_port.as_str())
+        .await
+        .with_context(|| format!("resolving {authority}"))?
+        .collect();
+    let Some(first) = addrs.first().copied() else {
+        bail!("{authority} resolves to nothing");
+    };
+    if !addrs.iter().all(|a| a.ip().is_loopback()) {
+        bail!("refusing non-loopback endpoint {endpoint}: this tool only loads the local machine");
+    }
+    Ok((first, authority.to_string()))
+}
+
+struct Client {
+    addr: SocketAddr,
+    host: HeaderValue,
+    signer: Signer,
+    content_type: HeaderValue,
+}
+
+impl Client {
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>> {
+        let stream = TcpStream::connect(self.addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            // The connection ends when the sender is dropped or the server closes it.
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    fn build(
+        &self,
+        target: &str,
+        body: Bytes,
+        cache: &SigningKeyCache,
+    ) -> Result<Request<Full<Bytes>>> {
+        let mut headers = HeaderMap::with_capacity(8);
+        headers.insert(http::header::HOST, self.host.clone());
+        headers.insert(http::header::CONTENT_TYPE, self.content_type.clone());
+        headers.insert("x-amz-target", HeaderValue::from_str(target)?);
+        self.signer.sign("POST", "/", &mut headers, &body, cache)?;
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .body(Full::new(body))?;
+        *req.headers_mut() = headers;
+        Ok(req)
+    }
+}
+
+/// One request on an open connection: (status, body).
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    req: Request<Full<Bytes>>,
+) -> Result<(u16, Bytes)> {
+    sender.ready().await?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}
+
+/// Sends one request on a fresh connection (setup steps).
+async fn one_shot(client: &Client, target: &str, body: &str) -> Result<(u16, Bytes)> {
+    let cache = SigningKeyCache::new(4);
+    let mut sender = client.connect().await?;
+    let req = client.build(target, Bytes::from(body.to_string()), &cache)?;
+    send(&mut sender, req).await
+}
+
+async fn create_table(client: &Client, table: &str) -> Result<()> {
+    let body = serde_json::json!({
+        "TableName": table,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    })
+    .to_string();
+    let (status, resp) = one_shot(client, "DynamoDB_20120810.CreateTable", &body).await?;
+    if status != 200 && !String::from_utf8_lossy(&resp).contains("ResourceInUseException") {
+        bail!(
+            "CreateTable failed: {status} {}",
+            String::from_utf8_lossy(&resp)
+        );
+    }
+    let describe = serde_json::json!({ "TableName": table }).to_string();
+    let deadline = Instant::now() + TABLE_ACTIVE_TIMEOUT;
+    loop {
+        let (status, resp) = one_shot(client, "DynamoDB_20120810.DescribeTable", &describe).await?;
+        let doc: serde_json::Value = serde_json::from_slice(&resp).unwrap_or_default();
+        if status == 200 && doc["Table"]["TableStatus"] == "ACTIVE" {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("table {table} not ACTIVE after {TABLE_ACTIVE_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Puts every key of the key space, spread over the connections.
+async fn preload(
+    client: Arc<Client>,
+    table: &str,
+    key_space: u64,
+    connections: usize,
+    payload: &str,
+) -> Result<()> {
+    let workers = connections.clamp(1, 64) as u64;
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let client = client.clone();
+        let table = table.to_string();
+        let payload = payload.to_string();
+        handles.push(tokio::spawn(async move {
+            let cache = SigningKeyCache::new(4);
+            let mut sender = client.connect().await?;
+            let mut key = w;
+            while key < key_space {
+                let body = workload::put_item_body(&table, key, &payload);
+                let req = client.build("DynamoDB_20120810.PutItem", body, &cache)?;
+                let (status, resp) = send(&mut sender, req).await?;
+                if status != 200 {
+                    bail!(
+                        "preload PutItem failed: {status} {}",
+                        String::from_utf8_lossy(&resp)
+                    );
+                }
+                key += workers;
+            }
+            Ok::<(), anyhow::Error>(())
+        }));
+    }
+    for h in handles {
+        h.await.context("preload task")??;
+    }
+    Ok(())
+}
+
+struct Shared {
+    measure_from: Instant,
+    /// Duration mode: when to stop.
+    deadline: Instant,
+    /// Request-count mode: tickets left (measured requests only).
+    tickets: Option<AtomicI64>,
+    stop: AtomicBool,
+}
+
+#[derive(Default)]
+struct WorkerResult {
+    hist: Histogram,
+    ok: u64,
+    by_status: BTreeMap<u16, u64>,
+    io_errors: u64,
+    last_done: Option<Instant>,
+}
+
+async fn worker(
+    client: Arc<Client>,
+    shared: Arc<Shared>,
+    load: Arc<Workload>,
+    payload: Arc<String>,
+    seed: u64,
+) -> WorkerResult {
+    let mut out = WorkerResult::default();
+    let cache = SigningKeyCache::new(DEFAULT_KEY_CACHE_CAPACITY.min(8));
+    let mut rng = Rng::new(seed);
+    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut connect_failures = 0u32;
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let now = Instant::now();
+        if now >= shared.deadline {
+            break;
+        }
+        let measuring = now >= shared.measure_from;
+        if measuring {
+            if let Some(t) = &shared.tickets {
+                if t.fetch_sub(1, Ordering::Relaxed) <= 0 {
+                    shared.stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+        let conn = match sender.as_mut() {
+            Some(s) => s,
+            None => match client.connect().await {
+                Ok(s) => {
+                    connect_failures = 0;
+                    sender.insert(s)
+                }
+                Err(_) => {
+                    out.io_errors += 1;
+                    connect_failures += 1;
+                    if connect_failures >= MAX_CONNECT_FAILURES_IN_A_ROW {
+                        break;
+                    }
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                    continue;
+                }
+            },
+        };
+        let (target, body) = load.next(&mut rng, &payload);
+        let req = match client.build(&target, body, &cache) {
+            Ok(r) => r,
+            Err(_) => {
+                out.io_errors += 1;
+                break;
+            }
+        };
+        let t0 = Instant::now();
+        let result = send(conn, req).await;
+        let done = Instant::now();
+        match result {
+            Ok((status, _body)) => {
+                if measuring && (shared.tickets.is_some() || done <= shared.deadline) {
+                    out.hist
+                        .record(u64::try_from((done - t0).as_micros()).unwrap_or(u64::MAX));
+                    out.last_done = Some(done);
+                    if (200..300).contains(&status) {
+                        out.ok += 1;
+                    } else {
+                        *out.by_status.entry(status).or_default() += 1;
+                    }
+                }
+            }
+            Err(_) => {
+                if measuring {
+                    out.io_errors += 1;
+                }
+                sender = None; // reconnect
+            }
+        }
+    }
+    out
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+async fn run(args: Args) -> Result<()> {
+    if args.connections == 0 || args.connections > MAX_CONNECTIONS {
+        bail!("--connections must be 1..={MAX_CONNECTIONS}");
+    }
+    let (addr, authority) = resolve_loopback(&args.endpoint).await?;
+    let client = Arc::new(Client {
+        addr,
+        host: HeaderValue::from_str(&authority)?,
+        signer: Signer {
+            access_key: args.access_key.clone(),
+            secret_key: args.secret_key.clone(),
+            region: args.region.clone(),
+            service: args.service.clone(),
+        },
+        content_type: HeaderValue::from_str(&args.content_type)?,
+    });
+    let load = Arc::new(match args.workload {
+        WorkloadKind::GetItem => Workload::GetItem {
+            table: args.table.clone(),
+            key_space: args.key_space,
+        },
+        WorkloadKind::PutItem => Workload::PutItem {
+            table: args.table.clone(),
+            key_space: args.key_space,
+            item_size: args.item_size,
+        },
+        WorkloadKind::Raw => Workload::Raw {
+            target: args
+                .target
+                .clone()
+                .context("--workload raw needs --target")?,
+            body: Bytes::from(args.body.clone()),
+        },
+    });
+    let payload = Arc::new(load.payload(args.item_size));
+
+    if args.create_table {
+        create_table(&client, &args.table).await?;
+    }
+    if args.preload {
+        let t0 = Instant::now();
+        preload(
+            client.clone(),
+            &args.table,
+            args.key_space,
+            args.connections,
+            &payload,
+        )
+        .await?;
+        eprintln!(
+            "preloaded {} keys in {:.2}s",
+            args.key_space,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+
+    let start = Instant::now();
+    let measure_from = start + args.warmup;
+    let run_for = match (args.duration, args.requests) {
+        (Some(d), _) => d,
+        (None, Some(_)) => MAX_RUN,
+        (None, None) => Duration::from_secs(10),
+    };
+    let shared = Arc::new(Shared {
+        measure_from,
+        deadline: measure_from + run_for,
+        tickets: args
+            .requests
+            .map(|n| AtomicI64::new(i64::try_from(n).unwrap_or(i64::MAX))),
+        stop: AtomicBool::new(false),
+    });
+    let mut handles = Vec::with_capacity(args.connections);
+    for i in 0..args.connections {
+        handles.push(tokio::spawn(worker(
+            client.clone(),
+            shared.clone(),
+            load.clone(),
+            payload.clone(),
+            0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1),
+        )));
+    }
+    let mut total = WorkerResult::default();
+    for h in handles {
+        let r = h.await.context("worker task")?;
+        total.hist.merge(&r.hist);
+        total.ok += r.ok;
+        total.io_errors += r.io_errors;
+        for (s, c) in r.by_status {
+            *total.by_status.entry(s).or_default() += c;
+        }
+        total.last_done = match (total.last_done, r.last_done) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    let elapsed = if args.duration.is_some() || args.requests.is_none() {
+        run_for.as_secs_f64()
+    } else {
+        total.last_done.map_or(0.0, |t| {
+            t.saturating_duration_since(measure_from).as_secs_f64()
+        })
+    };
+    let count = total.hist.count();
+    let rps = if elapsed > 0.0 {
+        count as f64 / elapsed
+    } else {
+        0.0
+    };
+    let errors: u64 = total.by_status.values().sum::<u64>() + total.io_errors;
+    let (p50, p90, p99, max) = (
+        total.hist.quantile_us(0.50),
+        total.hist.quantile_us(0.90),
+        total.hist.quantile_us(0.99),
+        total.hist.max_us(),
+    );
+
+    println!("workload     {:?}", args.workload);
+    println!("endpoint     {}", args.endpoint);
+    println!("connections  {}", args.connections);
+    println!("requests     {count} (ok {}, errors {errors})", total.ok);
+    println!("duration_s   {elapsed:.2}");
+    println!("req_per_s    {rps:.1}");
+    println!(
+        "latency_ms   p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}  mean {:.3}",
+        ms(p50),
+        ms(p90),
+        ms(p99),
+        ms(max),
+        total.hist.mean_us() / 1000.0
+    );
+    let mut err_map = serde_json::Map::new();
+    for (s, c) in &total.by_status {
+        err_map.insert(s.to_string(), serde_json::json!(c));
+    }
+    if total.io_errors > 0 {
+        err_map.insert("io".into(), serde_json::json!(total.io_errors));
+    }
+    if !err_map.is_empty() {
+        let parts: Vec<String> = err_map.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        println!("errors       {}", parts.join(", "));
+    }
+    if args.json {
+        let doc = serde_json::json!({
+            "workload": format!("{:?}", args.workload),
+            "connections": args.connections,
+            "requests": count,
+            "ok": total.ok,
+            "errors": err_map,
+            "duration_s": elapsed,
+            "rps": rps,
+            "p50_ms": ms(p50), "p90_ms": ms(p90), "p99_ms": ms(p99), "max_ms": ms(max),
+        });
+        println!("RESULT {doc}");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.clamp(1, 64))
+        .enable_all()
+        .build()
+        .context("building the tokio runtime")?;
+    runtime.block_on(run(args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("11m").is_err());
+        assert!(parse_duration("x").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[tokio::test]
+    async fn refuses_non_loopback() {
+        assert!(resolve_loopback("http://127.0.0.1:4566").await.is_ok());
+        assert!(resolve_loopback("http://10.1.2.3:4566").await.is_err());
+        assert!(resolve_loopback("https://127.0.0.1:4566").await.is_err());
+    }
+}

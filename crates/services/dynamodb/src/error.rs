@@ -122,9 +122,7 @@ pub fn to_aws_error(err: &DynamoDbError, item_to_json: ItemToJson) -> AwsError {
     };
     let message = match err {
         // Never leak engine internals to the client; the log has them.
-        DynamoDbError::Store(_) | DynamoDbError::Internal(_) => {
-            "Internal server error".to_string()
-        }
+        DynamoDbError::Store(_) | DynamoDbError::Internal(_) => "Internal server error".to_string(),
         other => other.to_string(),
     };
     let mut aws = AwsError::new(status, err.code(), message).with_type_prefix(ns);

@@ -1,0 +1,343 @@
+//! One request, start to finish: bounded body, health, route, authenticate, dispatch,
+//! and the headers every AWS response carries.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use nimbus_core::SharedClock;
+use nimbus_iam::CredentialStore;
+use nimbus_wire::sigv4::SigningKeyCache;
+use nimbus_wire::{AwsError, AwsRequest, AwsResponse, Protocol};
+
+use crate::auth::Authenticator;
+use crate::errors;
+use crate::health;
+use crate::router::{self, ServiceId};
+use crate::services::{ServiceState, Services};
+use crate::store::StoreHandle;
+
+/// The health endpoint.
+pub const HEALTH_PATH: &str = "/_nimbus/health";
+/// Body limit when no service could be told from the headers.
+pub const GENERIC_MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+/// DynamoDB refuses requests over 16 MB.
+pub const DYNAMODB_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// A client that stops sending its body mid-way gets an error instead of a hung request.
+pub const BODY_READ_TIMEOUT_MS: u64 = 60_000;
+
+static X_AMZN_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-amzn-requestid");
+static X_AMZ_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-amz-request-id");
+
+/// Request ids: unique within a process (a counter) and across restarts (a random
+/// seed), without a syscall per request.
+pub struct RequestIds {
+    seed: u64,
+    counter: AtomicU64,
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl RequestIds {
+    pub fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        // RandomState is seeded from the OS once per process: enough entropy for ids.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        h.write_u32(std::process::id());
+        RequestIds {
+            seed: h.finish(),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// A UUID-shaped id (`8-4-4-4-12` hex), like most AWS services use.
+    pub fn next(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let a = splitmix64(self.seed ^ n);
+        let b = splitmix64(a ^ self.seed.rotate_left(29) ^ n.rotate_left(7));
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0x0fff,
+            0x8000 | ((b >> 48) & 0x3fff),
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Everything a request handler needs; shared by all connections.
+pub struct AppState {
+    pub version: &'static str,
+    pub started: Instant,
+    pub loopback: bool,
+    pub credentials: Arc<dyn CredentialStore>,
+    pub key_cache: SigningKeyCache,
+    pub clock: SharedClock,
+    pub store: StoreHandle,
+    pub services: Services,
+    pub request_ids: RequestIds,
+}
+
+fn max_body_bytes(service: Option<ServiceId>) -> usize {
+    match service {
+        Some(ServiceId::DynamoDb | ServiceId::DynamoDbStreams) => DYNAMODB_MAX_BODY_BYTES,
+        _ => GENERIC_MAX_BODY_BYTES,
+    }
+}
+
+/// The protocol to answer in when no service was identified: JSON for JSON-looking
+/// requests, the query protocol's XML otherwise.
+fn guess_protocol(req: &AwsRequest) -> Protocol {
+    let json = req.headers.contains_key("x-amz-target")
+        || req
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("json"));
+    if json {
+        Protocol::AwsJson11
+    } else {
+        Protocol::Query
+    }
+}
+
+fn into_http(mut resp: AwsResponse, request_id: &str, close: bool) -> Response<Full<Bytes>> {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        if !resp.headers.contains_key(&X_AMZN_REQUEST_ID) {
+            resp.headers.insert(X_AMZN_REQUEST_ID.clone(), v.clone());
+        }
+        if !resp.headers.contains_key(&X_AMZ_REQUEST_ID) {
+            resp.headers.insert(X_AMZ_REQUEST_ID.clone(), v);
+        }
+    }
+    if close {
+        // The rest of the body was not read, so the connection cannot be reused.
+        resp.headers
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    let mut out = Response::new(Full::new(resp.body));
+    *out.status_mut() = resp.status;
+    *out.headers_mut() = resp.headers;
+    // hyper adds `Date` and `Content-Length`.
+    out
+}
+
+fn error_response(
+    protocol: Protocol,
+    service: Option<ServiceId>,
+    err: AwsError,
+    request_id: &str,
+) -> AwsResponse {
+    let err = match service {
+        Some(s) => errors::for_service(s, protocol, err),
+        None => err,
+    };
+    errors::encode(protocol, &err, request_id)
+}
+
+/// Handles one HTTP request. Never fails: every problem becomes an AWS-shaped response.
+pub async fn handle(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let started = Instant::now();
+    let request_id = state.request_ids.next();
+    let (parts, body) = req.into_parts();
+
+    if parts.uri.path() == HEALTH_PATH
+        && (parts.method == Method::GET || parts.method == Method::HEAD)
+    {
+        let resp = health::response(&state);
+        tracing::debug!(method = %parts.method, path = HEALTH_PATH, status = 200, "request");
+        return Ok(into_http(resp, &request_id, false));
+    }
+
+    let mut aws = AwsRequest {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        headers: parts.headers,
+        body: Bytes::new(),
+    };
+    // Route on the headers first to pick the body limit; the body may add `Action=`.
+    let header_route = router::route(&aws);
+    let limit = max_body_bytes(header_route);
+    let protocol_guess =
+        header_route.map_or_else(|| guess_protocol(&aws), |s| s.protocol_for(&aws));
+
+    let declared = aws
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let resp = error_response(
+            protocol_guess,
+            header_route,
+            errors::too_large(limit),
+            &request_id,
+        );
+        log_request(&aws, header_route, resp.status, started);
+        return Ok(into_http(resp, &request_id, true));
+    }
+    let read = tokio::time::timeout(
+        Duration::from_millis(BODY_READ_TIMEOUT_MS),
+        Limited::new(body, limit).collect(),
+    )
+    .await;
+    match read {
+        Ok(Ok(collected)) => aws.body = collected.to_bytes(),
+        Ok(Err(e)) => {
+            let err = if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                errors::too_large(limit)
+            } else {
+                // The client went away or broke the framing; answer anyway.
+                AwsError::new(
+                    StatusCode::BAD_REQUEST,
+                    "IncompleteBody",
+                    format!("The request body could not be read: {e}"),
+                )
+            };
+            let resp = error_response(protocol_guess, header_route, err, &request_id);
+            log_request(&aws, header_route, resp.status, started);
+            return Ok(into_http(resp, &request_id, true));
+        }
+        Err(_) => {
+            let resp = error_response(
+                protocol_guess,
+                header_route,
+                errors::body_timeout(),
+                &request_id,
+            );
+            log_request(&aws, header_route, resp.status, started);
+            return Ok(into_http(resp, &request_id, true));
+        }
+    }
+
+    let resp = respond(&state, &aws, header_route, &request_id).await;
+    log_request(
+        &aws,
+        header_route.or_else(|| router::route(&aws)),
+        resp.status,
+        started,
+    );
+    Ok(into_http(resp, &request_id, false))
+}
+
+/// Routing, auth and dispatch of a request whose body has been read.
+pub async fn respond(
+    state: &AppState,
+    aws: &AwsRequest,
+    header_route: Option<ServiceId>,
+    request_id: &str,
+) -> AwsResponse {
+    let Some(service) = header_route.or_else(|| router::route(aws)) else {
+        return error_response(
+            guess_protocol(aws),
+            None,
+            errors::unknown_service(),
+            request_id,
+        );
+    };
+    let protocol = service.protocol_for(aws);
+    if state.services.state(service) != ServiceState::Running {
+        return error_response(
+            protocol,
+            Some(service),
+            errors::service_unavailable(service),
+            request_id,
+        );
+    }
+    // Store-backed keys (IAM, STS) are only known once the store is open; wait for it
+    // (instant afterwards) so such a key is never mistaken for an unknown one.
+    let _ = state.store.opened().await;
+    let authenticator = Authenticator {
+        credentials: state.credentials.as_ref(),
+        key_cache: &state.key_cache,
+        loopback: state.loopback,
+        now_millis: state.clock.now_millis(),
+    };
+    let ctx = match authenticator.authenticate(aws, service, request_id) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            tracing::debug!(error = %e, "authentication failed");
+            return error_response(
+                protocol,
+                Some(service),
+                e.to_aws_error(protocol),
+                request_id,
+            );
+        }
+    };
+    state.services.dispatch(service, &ctx, aws).await
+}
+
+fn log_request(aws: &AwsRequest, service: Option<ServiceId>, status: StatusCode, started: Instant) {
+    tracing::debug!(
+        method = %aws.method,
+        path = %aws.path,
+        service = service.map_or("-", ServiceId::name),
+        target = aws.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("-"),
+        status = status.as_u16(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn request_ids_are_unique_and_uuid_shaped() {
+        let ids = RequestIds::new();
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let id = ids.next();
+            assert_eq!(id.len(), 36, "{id}");
+            let groups: Vec<&str> = id.split('-').collect();
+            assert_eq!(
+                groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+                vec![8, 4, 4, 4, 12]
+            );
+            assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
+            assert!(seen.insert(id));
+        }
+        // Another process (seed) gives other ids.
+        assert_ne!(RequestIds::new().next(), RequestIds::new().next());
+    }
+
+    #[test]
+    fn body_limits() {
+        assert_eq!(max_body_bytes(Some(ServiceId::DynamoDb)), 16 * 1024 * 1024);
+        assert_eq!(max_body_bytes(None), 20 * 1024 * 1024);
+    }
+}

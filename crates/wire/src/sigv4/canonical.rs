@@ -1,0 +1,344 @@
+//! The canonical request, exactly as AWS builds it for SigV4:
+//!
+//! ```text
+//! METHOD \n CANONICAL_URI \n CANONICAL_QUERY \n CANONICAL_HEADERS \n \n SIGNED_HEADERS \n PAYLOAD_HASH
+//! ```
+//!
+//! The one service-dependent rule is the URI: S3 encodes each path segment once and
+//! keeps the path as written; every other service normalises the path (dot segments,
+//! repeated slashes) and encodes the already-encoded path a second time.
+
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of the empty string, the payload hash of every body-less request.
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// How the canonical URI is formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriEncoding {
+    /// Normalise the path, then percent-encode the raw path again (all services but S3).
+    Double,
+    /// Use each path segment percent-encoded once, no normalisation (S3).
+    Single,
+}
+
+impl UriEncoding {
+    /// The rule a service follows, by its signing name.
+    pub fn for_service(service: &str) -> Self {
+        match service {
+            "s3" | "s3-object-lambda" | "s3-outposts" | "s3express" => UriEncoding::Single,
+            _ => UriEncoding::Double,
+        }
+    }
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// AWS's URI encoding: every byte except `A-Z a-z 0-9 - _ . ~` becomes `%XX` (uppercase
+/// hex); `/` is kept when `keep_slash`.
+pub fn uri_encode(input: &[u8], keep_slash: bool, out: &mut String) {
+    for &b in input {
+        if is_unreserved(b) || (keep_slash && b == b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX_UPPER[usize::from(b >> 4)]));
+            out.push(char::from(HEX_UPPER[usize::from(b & 0x0f)]));
+        }
+    }
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes `%XX` escapes; a `%` not followed by two hex digits is kept literally (AWS
+/// does the same rather than rejecting the request at this stage). `+` stays `+`: SigV4
+/// clients encode spaces as `%20`.
+pub fn percent_decode(input: &str) -> Vec<u8> {
+    let b = input.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b.get(i).copied().unwrap_or_default();
+        if c == b'%' {
+            let hi = b.get(i + 1).copied().and_then(hex_val);
+            let lo = b.get(i + 2).copied().and_then(hex_val);
+            if let (Some(hi), Some(lo)) = (hi, lo) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// RFC 3986 dot-segment removal plus collapsing of empty segments, as botocore does
+/// before signing for every service but S3.
+fn normalize_path(path: &str) -> String {
+    if path.is_empty() {
+        return "/".to_string();
+    }
+    let mut stack: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                stack.pop();
+            }
+            s => stack.push(s),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    out.push('/');
+    out.push_str(&stack.join("/"));
+    if path.ends_with('/') && !stack.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// The canonical URI of a raw (as received, still percent-encoded) request path.
+pub fn canonical_uri(raw_path: &str, encoding: UriEncoding) -> String {
+    let mut out = String::with_capacity(raw_path.len() + 8);
+    match encoding {
+        UriEncoding::Double => {
+            let normalized = normalize_path(raw_path);
+            uri_encode(normalized.as_bytes(), true, &mut out);
+        }
+        UriEncoding::Single => {
+            if raw_path.is_empty() {
+                return "/".to_string();
+            }
+            // Decode and re-encode each segment so that a client which left a reserved
+            // character raw (`(`, `!`, ...) and one that escaped it sign the same thing,
+            // while an escaped slash inside a key (`%2F`) stays escaped.
+            for (i, seg) in raw_path.split('/').enumerate() {
+                if i > 0 {
+                    out.push('/');
+                }
+                uri_encode(&percent_decode(seg), false, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// The canonical query string: every parameter decoded, re-encoded the AWS way, sorted
+/// by key then value. `exclude` names a parameter left out (`X-Amz-Signature` when
+/// verifying a presigned URL).
+pub fn canonical_query(raw_query: &str, exclude: Option<&str>) -> String {
+    if raw_query.is_empty() {
+        return String::new();
+    }
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for part in raw_query.split('&') {
+        if part.is_empty() {
+            continue;
+        }
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let key = percent_decode(k);
+        if let Some(ex) = exclude {
+            if key == ex.as_bytes() {
+                continue;
+            }
+        }
+        let mut ek = String::with_capacity(k.len());
+        uri_encode(&key, false, &mut ek);
+        let mut ev = String::with_capacity(v.len());
+        uri_encode(&percent_decode(v), false, &mut ev);
+        pairs.push((ek, ev));
+    }
+    pairs.sort();
+    let mut out = String::with_capacity(raw_query.len() + 8);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
+}
+
+/// Trims a header value and folds runs of spaces/tabs into one space.
+fn push_trimmed(value: &[u8], out: &mut String) {
+    let text = String::from_utf8_lossy(value);
+    let mut first = true;
+    for word in text.split([' ', '\t']).filter(|w| !w.is_empty()) {
+        if !first {
+            out.push(' ');
+        }
+        out.push_str(word);
+        first = false;
+    }
+}
+
+/// `name:value\n` for each signed header (lowercase names, in the order given); the
+/// values of a repeated header are joined with `,`.
+pub fn canonical_headers(headers: &HeaderMap, signed: &[String], out: &mut String) {
+    for name in signed {
+        out.push_str(name);
+        out.push(':');
+        let mut first = true;
+        for v in headers.get_all(name.as_str()) {
+            if !first {
+                out.push(',');
+            }
+            push_trimmed(v.as_bytes(), out);
+            first = false;
+        }
+        out.push('\n');
+    }
+}
+
+/// Everything the canonical request is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct CanonicalInput<'a> {
+    pub method: &'a str,
+    pub raw_path: &'a str,
+    pub raw_query: &'a str,
+    /// Query parameter left out of the canonical query (presigned verification).
+    pub exclude_query_param: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    /// Lowercase, `;`-separated as in the `SignedHeaders` parameter.
+    pub signed_headers: &'a [String],
+    pub payload_hash: &'a str,
+    pub uri_encoding: UriEncoding,
+}
+
+/// Builds the canonical request text.
+pub fn canonical_request(input: &CanonicalInput<'_>) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(input.method);
+    out.push('\n');
+    out.push_str(&canonical_uri(input.raw_path, input.uri_encoding));
+    out.push('\n');
+    out.push_str(&canonical_query(input.raw_query, input.exclude_query_param));
+    out.push('\n');
+    canonical_headers(input.headers, input.signed_headers, &mut out);
+    out.push('\n');
+    out.push_str(&input.signed_headers.join(";"));
+    out.push('\n');
+    out.push_str(input.payload_hash);
+    out
+}
+
+/// `AWS4-HMAC-SHA256\n<time>\n<scope>\n<hex sha256(canonical request)>`.
+pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
+    let mut out = String::with_capacity(64 + scope.len() + 64);
+    out.push_str(super::ALGORITHM);
+    out.push('\n');
+    out.push_str(amz_date);
+    out.push('\n');
+    out.push_str(scope);
+    out.push('\n');
+    out.push_str(&sha256_hex(canonical_request.as_bytes()));
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn double_encoding_normalises_and_reencodes() {
+        let d = UriEncoding::Double;
+        assert_eq!(canonical_uri("", d), "/");
+        assert_eq!(canonical_uri("/", d), "/");
+        assert_eq!(canonical_uri("/example/..", d), "/");
+        assert_eq!(canonical_uri("/example1/example2/../..", d), "/");
+        assert_eq!(canonical_uri("/./", d), "/");
+        assert_eq!(canonical_uri("/example/", d), "/example/");
+        assert_eq!(canonical_uri("//example//", d), "/example/");
+        assert_eq!(
+            canonical_uri(
+                "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                d
+            ),
+            "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        );
+        // An already-encoded space is encoded again.
+        assert_eq!(canonical_uri("/example%20space/", d), "/example%2520space/");
+        assert_eq!(canonical_uri("/ሴ", d), "/%E1%88%B4");
+    }
+
+    #[test]
+    fn single_encoding_keeps_path() {
+        let s = UriEncoding::Single;
+        assert_eq!(canonical_uri("/bucket/a//b/../c", s), "/bucket/a//b/../c");
+        assert_eq!(canonical_uri("/bucket/my%20key", s), "/bucket/my%20key");
+        assert_eq!(canonical_uri("/bucket/a(b)", s), "/bucket/a%28b%29");
+        assert_eq!(canonical_uri("/bucket/a%2Fb", s), "/bucket/a%2Fb");
+        assert_eq!(canonical_uri("/bucket/a%2fb", s), "/bucket/a%2Fb");
+        assert_eq!(canonical_uri("", s), "/");
+    }
+
+    #[test]
+    fn query_is_sorted_and_reencoded() {
+        assert_eq!(canonical_query("", None), "");
+        assert_eq!(
+            canonical_query("Param2=value2&Param1=value1", None),
+            "Param1=value1&Param2=value2"
+        );
+        assert_eq!(
+            canonical_query("Param1=value2&Param1=Value1", None),
+            "Param1=Value1&Param1=value2"
+        );
+        assert_eq!(canonical_query("-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", None),
+            "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+        assert_eq!(canonical_query("%E1%88%B4=bar", None), "%E1%88%B4=bar");
+        assert_eq!(canonical_query("a=b c&flag", None), "a=b%20c&flag=");
+        assert_eq!(canonical_query("a=%2f", None), "a=%2F");
+        assert_eq!(canonical_query("a=x+y", None), "a=x%2By");
+        assert_eq!(
+            canonical_query("X-Amz-Signature=abc&X-Amz-Date=1", Some("X-Amz-Signature")),
+            "X-Amz-Date=1"
+        );
+    }
+
+    #[test]
+    fn header_values_are_trimmed_and_folded() {
+        let mut h = HeaderMap::new();
+        h.insert("my-header1", "  value1  ".parse().unwrap());
+        h.append("my-header1", "a   b\t c".parse().unwrap());
+        h.insert("host", "example.amazonaws.com".parse().unwrap());
+        let mut out = String::new();
+        canonical_headers(
+            &h,
+            &["host".to_string(), "my-header1".to_string()],
+            &mut out,
+        );
+        assert_eq!(out, "host:example.amazonaws.com\nmy-header1:value1,a b c\n");
+    }
+
+    #[test]
+    fn percent_decode_keeps_broken_escapes() {
+        assert_eq!(percent_decode("%41%4a%zz%4"), b"AJ%zz%4".to_vec());
+    }
+
+    #[test]
+    fn empty_hash_constant_is_right() {
+        assert_eq!(sha256_hex(b""), EMPTY_SHA256);
+    }
+}

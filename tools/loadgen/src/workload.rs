@@ -1,0 +1,142 @@
+//! What each request carries: an awsJson target and a body.
+
+use bytes::Bytes;
+
+/// A small, fast, seeded RNG (xorshift64*): key choice must not cost more than the request.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Workload {
+    /// DynamoDB GetItem of a random key in `0..key_space`.
+    GetItem { table: String, key_space: u64 },
+    /// DynamoDB PutItem of a random key with a string attribute of `item_size` bytes.
+    PutItem {
+        table: String,
+        key_space: u64,
+        item_size: usize,
+    },
+    /// Any awsJson target with a fixed body (later services reuse the generator this way).
+    Raw { target: String, body: Bytes },
+}
+
+pub const DYNAMODB_PREFIX: &str = "DynamoDB_20120810";
+
+pub fn key_name(i: u64) -> String {
+    format!("k{i:010}")
+}
+
+/// JSON-escape a table name (names are `[a-zA-Z0-9_.-]+`, but be safe anyway).
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+pub fn put_item_body(table: &str, key: u64, payload: &str) -> Bytes {
+    Bytes::from(format!(
+        "{{\"TableName\":{},\"Item\":{{\"pk\":{{\"S\":\"{}\"}},\"v\":{{\"S\":\"{}\"}}}}}}",
+        json_str(table),
+        key_name(key),
+        payload
+    ))
+}
+
+impl Workload {
+    /// The `X-Amz-Target` and body of the next request.
+    pub fn next(&self, rng: &mut Rng, payload: &str) -> (String, Bytes) {
+        match self {
+            Workload::GetItem { table, key_space } => {
+                let key = rng.below(*key_space);
+                let body = format!(
+                    "{{\"TableName\":{},\"Key\":{{\"pk\":{{\"S\":\"{}\"}}}}}}",
+                    json_str(table),
+                    key_name(key)
+                );
+                (format!("{DYNAMODB_PREFIX}.GetItem"), Bytes::from(body))
+            }
+            Workload::PutItem {
+                table, key_space, ..
+            } => {
+                let key = rng.below(*key_space);
+                (
+                    format!("{DYNAMODB_PREFIX}.PutItem"),
+                    put_item_body(table, key, payload),
+                )
+            }
+            Workload::Raw { target, body } => (target.clone(), body.clone()),
+        }
+    }
+
+    /// The string attribute PutItem writes (and preload uses), sized once per run.
+    pub fn payload(&self, default_size: usize) -> String {
+        let size = match self {
+            Workload::PutItem { item_size, .. } => *item_size,
+            _ => default_size,
+        };
+        "x".repeat(size)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_item_body_is_valid_json() {
+        let w = Workload::GetItem {
+            table: "bench".into(),
+            key_space: 10,
+        };
+        let mut rng = Rng::new(7);
+        let (target, body) = w.next(&mut rng, "");
+        assert_eq!(target, "DynamoDB_20120810.GetItem");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["TableName"], "bench");
+        assert!(v["Key"]["pk"]["S"].as_str().unwrap().starts_with('k'));
+    }
+
+    #[test]
+    fn put_item_body_has_payload() {
+        let w = Workload::PutItem {
+            table: "t".into(),
+            key_space: 5,
+            item_size: 3,
+        };
+        let payload = w.payload(0);
+        let (_, body) = w.next(&mut Rng::new(1), &payload);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["Item"]["v"]["S"], "xxx");
+    }
+
+    #[test]
+    fn rng_stays_in_range() {
+        let mut r = Rng::new(0);
+        for _ in 0..1000 {
+            assert!(r.below(17) < 17);
+        }
+        assert_eq!(r.below(0), 0);
+    }
+}
