@@ -152,7 +152,7 @@ def test_query_gsi_consistent_read_rejected(ddb, qtable):
 
 def test_query_unknown_index(ddb, qtable):
     expect(ddb.query, "ValidationException",
-           f"The table does not have the specified index: nosuch",
+           "The table does not have the specified index: nosuch",
            TableName=qtable, IndexName="nosuch",
            KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}})
 

@@ -118,7 +118,21 @@ fn nested(o: &Operand) -> bool {
     !matches!(o, Operand::Path(_) | Operand::Value(_))
 }
 
-fn to_part(c: &Condition) -> Result<Part<'_>, DynamoDbError> {
+/// AWS's error for a key condition that does not constrain the key schema as a Query
+/// needs: it names the partition key when the condition does not mention it, otherwise
+/// the sort key (or the partition key again on a table without one).
+fn missed_key(schema: &KeySchema<'_>, mentions_partition: bool) -> DynamoDbError {
+    let name = match (schema.sort, mentions_partition) {
+        (Some((sort, _)), true) => sort,
+        _ => schema.partition.0,
+    };
+    invalid(format!("Query condition missed key schema element: {name}"))
+}
+
+fn to_part<'c>(
+    c: &'c Condition,
+    missed: &dyn Fn() -> DynamoDbError,
+) -> Result<Part<'c>, DynamoDbError> {
     match c {
         Condition::Cmp(op, a, b) => {
             if nested(a) || nested(b) {
@@ -185,14 +199,14 @@ fn to_part(c: &Condition) -> Result<Part<'_>, DynamoDbError> {
                 cond: PartCond::BeginsWith(b),
             })
         }
-        _ => Err(invalid("Query condition missed key schema element")),
+        _ => Err(missed()),
     }
 }
 
-fn value_of(o: &Operand) -> Result<Value, DynamoDbError> {
+fn value_of(o: &Operand, missed: &dyn Fn() -> DynamoDbError) -> Result<Value, DynamoDbError> {
     match o {
         Operand::Value(v) => Ok(v.clone()),
-        _ => Err(invalid("Query condition missed key schema element")),
+        _ => Err(missed()),
     }
 }
 
@@ -220,13 +234,16 @@ impl KeyCondition {
         c: &Condition,
         schema: &KeySchema<'_>,
     ) -> Result<KeyCondition, DynamoDbError> {
+        let (pk_name, pk_type) = schema.partition;
+        let mut mentions_partition = false;
+        c.for_each_path(&mut |p| mentions_partition |= p.is_top_level() && p.top() == pk_name);
+        let missed = || missed_key(schema, mentions_partition);
         let mut flat = Vec::new();
         flatten(c, &mut flat)?;
         let mut parts = Vec::with_capacity(flat.len());
         for c in flat {
-            parts.push(to_part(c)?);
+            parts.push(to_part(c, &missed)?);
         }
-        let (pk_name, pk_type) = schema.partition;
         let is_key = |n: &str| n == pk_name || schema.sort.is_some_and(|(s, _)| s == n);
         for p in &parts {
             if !p.path.is_top_level() && is_key(p.path.top()) {
@@ -249,21 +266,21 @@ impl KeyCondition {
             .and_then(|(s, _)| parts.iter().find(|p| p.path.top() == s));
         let extra = parts.len() - usize::from(pk.is_some()) - usize::from(sk.is_some());
         let Some(pk) = pk else {
-            return Err(invalid("Query condition missed key schema element"));
+            return Err(missed());
         };
         if extra > 0 || !pk.path.is_top_level() {
-            return Err(invalid("Query condition missed key schema element"));
+            return Err(missed());
         }
         let PartCond::Cmp(CmpOp::Eq, pv) = pk.cond else {
             return Err(invalid("Query key condition not supported"));
         };
-        let partition_value = value_of(pv)?;
+        let partition_value = value_of(pv, &missed)?;
         check_key_value(pk_name, pk_type, &partition_value)?;
         let sort = match (sk, schema.sort) {
             (Some(sk), Some((sk_name, sk_type))) => {
                 let cond = match sk.cond {
                     PartCond::Cmp(op, v) => {
-                        let v = value_of(v)?;
+                        let v = value_of(v, &missed)?;
                         match op {
                             CmpOp::Eq => SortCondition::Eq(v),
                             CmpOp::Lt => SortCondition::Lt(v),
@@ -278,9 +295,9 @@ impl KeyCondition {
                         }
                     }
                     PartCond::Between(lo, hi) => {
-                        SortCondition::Between(value_of(lo)?, value_of(hi)?)
+                        SortCondition::Between(value_of(lo, &missed)?, value_of(hi, &missed)?)
                     }
-                    PartCond::BeginsWith(p) => SortCondition::BeginsWith(value_of(p)?),
+                    PartCond::BeginsWith(p) => SortCondition::BeginsWith(value_of(p, &missed)?),
                 };
                 for v in cond.values() {
                     check_key_value(sk_name, sk_type, v)?;

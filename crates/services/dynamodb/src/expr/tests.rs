@@ -668,8 +668,10 @@ fn key_conditions() {
         ("pk = :s AND contains(sk, :one)", "Invalid operator used in KeyConditionExpression: contains"),
         ("pk = :s AND size(sk) > :one", "KeyConditionExpressions cannot contain nested operations"),
         ("pk = :s AND pk = :s", "KeyConditionExpressions must only contain one condition per key"),
-        ("sk = :one", "Query condition missed key schema element"),
-        ("pk = :s AND extra = :s", "Query condition missed key schema element"),
+        ("sk = :one", "Query condition missed key schema element: pk"),
+        ("extra = :s", "Query condition missed key schema element: pk"),
+        ("pk = :s AND extra = :s", "Query condition missed key schema element: sk"),
+        ("sk = :one AND extra = :s", "Query condition missed key schema element: pk"),
         ("pk > :s", "Query key condition not supported"),
         ("begins_with(pk, :s)", "Query key condition not supported"),
         ("pk = :one", "One or more parameter values were invalid: Condition parameter type does not match schema type"),
@@ -695,6 +697,21 @@ fn key_conditions() {
     );
     assert!(SortCondition::BeginsWith(s("he")).matches(&s("hello")));
     assert!(!SortCondition::BeginsWith(s("he")).matches(&s("h")));
+    // Without a sort key, the missing element named is always the partition key.
+    let hash_only = KeySchema {
+        partition: ("pk", KeyType::S),
+        sort: None,
+    };
+    for text in ["pk = :s AND sk = :one", "sk = :one"] {
+        let c = cond(ExprKind::KeyCondition, text).unwrap();
+        assert_eq!(
+            KeyCondition::from_condition(&c, &hash_only)
+                .unwrap_err()
+                .to_string(),
+            "Query condition missed key schema element: pk",
+            "{text}"
+        );
+    }
 }
 
 #[test]

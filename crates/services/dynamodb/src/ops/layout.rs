@@ -1,17 +1,35 @@
 //! Every store key DynamoDB uses, in one place, and the binary codec of stored items.
 //!
-//! Key space (all under `ddb/`; `enc(x)` is `keycodec`'s order-preserving, self-delimiting
-//! encoding; `tid` is the table's 16-byte UUID; `iid` a 4-byte big-endian index id):
-//! - `ddb/t/` enc(account) enc(region) enc(name)      -> table metadata (catalog)
-//! - `ddb/i/` tid enc(hash) [enc(range)]               -> item (encode_item)
-//! - `ddb/x/` tid iid enc(ihash) [enc(irange)] enc(hash) [enc(range)] -> projected item
-//! - `ddb/c/` tid                                      -> table counters (Counters)
-//! - `ddb/c/` tid iid                                  -> index counters (Counters)
-//! - `ddb/j/` job-id                                   -> background job (tables.rs)
+//! Key space (all under `ddb/`). Notation: `enc(x)` is `keycodec`'s order-preserving,
+//! self-delimiting encoding; `tid` is the table's 16-byte UUID (`TableMeta::key_id`);
+//! `iid` a 4-byte big-endian index id; `h32(x)` the 4-byte big-endian
+//! `partition_hash32` of the encoded partition key `x`; `be64` an 8-byte big-endian
+//! integer.
+//! - `ddb/t/` enc(account) enc(region) enc(name)
+//!   -> table metadata (`catalog`), listed in name order by ListTables.
+//! - `ddb/i/` tid h32(enc(hash)) enc(hash) [enc(range)]
+//!   -> item (`encode_item`).
+//! - `ddb/x/` tid iid h32(enc(ihash)) enc(ihash) [enc(irange)] enc(hash) [enc(range)]
+//!   -> projected item (`encode_item`) of a secondary index.
+//! - `ddb/c/` tid      -> table counters (`Counters`).
+//! - `ddb/c/` tid iid  -> index counters (`Counters`).
+//! - `ddb/j/` job-id (16 bytes) -> background job: purge, index backfill (`jobs`).
+//! - `ddb/r/` enc(account) enc(region) enc(client-token)
+//!   -> TransactWriteItems idempotency record: request hash and expiry (`transact`).
+//! - `ddb/e/` be64(expiry_ms) enc(account) enc(region) enc(client-token) -> ()
+//!   -> expiry index of those records, oldest first, so expired ones are found in
+//!   order without scanning them all (`transact`).
 //!
 //! Data is keyed by the table's UUID, not its name, so a table deleted and re-created
 //! under the same name never sees the old table's items while they are being purged.
 //! Index entries end with the table key: several items may share an index key.
+//!
+//! Why the partition hash: it orders a table (or index) by partition hash, as DynamoDB
+//! does, so parallel-Scan segment `s` of `n` is the one contiguous key range of hashes
+//! `[ceil(s * 2^32 / n), ceil((s + 1) * 2^32 / n))` (`segment_range`) and a segment scan
+//! reads only its own items. A partition still has one hash, so Query on a partition
+//! stays one contiguous range. The hash is part of the key, so it must never change:
+//! FNV-1a 32 over the partition key's `enc` bytes.
 
 use std::ops::Bound;
 
@@ -68,6 +86,71 @@ pub fn push_key_value(k: &mut Vec<u8>, v: &Value) -> Result<(), DynamoDbError> {
     encode_key_value(v, k).map_err(key_err)
 }
 
+/// Bytes of the partition hash that follows a table's item prefix or an index prefix.
+pub const PARTITION_HASH_BYTES: usize = 4;
+
+/// FNV-1a (32 bits) of a partition key's encoded bytes: the stable hash that orders
+/// items and index entries, and so assigns them to parallel-scan segments. Stored in
+/// keys: it must never change.
+pub fn partition_hash32(encoded_partition_key: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in encoded_partition_key {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// The segment (of `total`, at least 1) a partition hash falls in; the inverse of
+/// `segment_range`.
+pub fn segment_of(hash: u32, total: u32) -> u32 {
+    ((u64::from(hash) * u64::from(total.max(1))) >> 32) as u32
+}
+
+/// The first partition hash of segment `segment` of `total`: ceil(segment * 2^32 / total).
+/// `None` past the end of the hash space (segment == total).
+fn segment_start(segment: u32, total: u32) -> Option<u32> {
+    let total = u64::from(total.max(1));
+    let start = (u64::from(segment) << 32).div_ceil(total);
+    u32::try_from(start).ok()
+}
+
+/// Store bounds of parallel-scan segment `segment` of `total` under `prefix` (a table's
+/// `item_prefix` or an `index_prefix`): the keys whose partition hash falls in the
+/// segment, one contiguous range. `None` when `segment >= total`.
+pub fn segment_range(prefix: &[u8], segment: u32, total: u32) -> Option<KeyRange> {
+    let at = |h: u32| {
+        let mut k = Vec::with_capacity(prefix.len() + PARTITION_HASH_BYTES);
+        k.extend_from_slice(prefix);
+        k.extend_from_slice(&h.to_be_bytes());
+        k
+    };
+    let lo = Bound::Included(at(segment_start(segment, total)?));
+    let hi = match segment.checked_add(1).and_then(|next| segment_start(next, total)) {
+        Some(h) => Bound::Excluded(at(h)),
+        // The last segment runs to the end of the prefix.
+        None => prefix_range(prefix).1,
+    };
+    Some((lo, hi))
+}
+
+/// The partition hash stored in `key` right after `prefix` (`None` when the key is not
+/// under the prefix or too short).
+pub fn key_partition_hash(prefix: &[u8], key: &[u8]) -> Option<u32> {
+    let rest = key.strip_prefix(prefix)?;
+    let bytes: [u8; PARTITION_HASH_BYTES] = rest.get(..PARTITION_HASH_BYTES)?.try_into().ok()?;
+    Some(u32::from_be_bytes(bytes))
+}
+
+/// Appends h32(enc(partition)) enc(partition): the start of every key of a partition.
+fn push_partition(k: &mut Vec<u8>, partition: &Value) -> Result<(), DynamoDbError> {
+    let mut encoded = Vec::with_capacity(32);
+    encode_key_value(partition, &mut encoded).map_err(key_err)?;
+    k.extend_from_slice(&partition_hash32(&encoded).to_be_bytes());
+    k.extend_from_slice(&encoded);
+    Ok(())
+}
+
 /// Key of one item.
 pub fn item_key(
     tid: &[u8; 16],
@@ -75,7 +158,7 @@ pub fn item_key(
     range: Option<&Value>,
 ) -> Result<Vec<u8>, DynamoDbError> {
     let mut k = item_prefix(tid);
-    push_key_value(&mut k, hash)?;
+    push_partition(&mut k, hash)?;
     if let Some(r) = range {
         push_key_value(&mut k, r)?;
     }
@@ -111,7 +194,7 @@ pub fn index_partition_prefix(
     index_hash: &Value,
 ) -> Result<Vec<u8>, DynamoDbError> {
     let mut k = index_prefix(tid, index_id);
-    push_key_value(&mut k, index_hash)?;
+    push_partition(&mut k, index_hash)?;
     Ok(k)
 }
 
@@ -311,8 +394,11 @@ impl Counters {
 // ---------------------------------------------------------------------------------------
 // Item codec
 
-/// Format version of stored items; the first byte of every encoded item.
-const ITEM_FORMAT_V1: u8 = 1;
+/// Format version of stored items and index entries; the first byte of every encoded
+/// item. It versions the data layout as a whole, keys included: 2 added the partition
+/// hash to item and index keys (the value encoding is unchanged from 1), so a store
+/// written with the old keys is refused as corrupt instead of being misread.
+const ITEM_FORMAT_VERSION: u8 = 2;
 
 const T_S: u8 = 0;
 const T_N: u8 = 1;
@@ -334,7 +420,7 @@ const MAX_DECODE_DEPTH: usize = 40;
 /// exponent as varints.
 pub fn encode_item(item: &Item) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    out.push(ITEM_FORMAT_V1);
+    out.push(ITEM_FORMAT_VERSION);
     encode_map(item, &mut out);
     out
 }
@@ -564,7 +650,7 @@ impl<'a> Reader<'a> {
 pub fn decode_item(bytes: &[u8]) -> Result<Item, DynamoDbError> {
     let mut r = Reader { buf: bytes, pos: 0 };
     match r.byte()? {
-        ITEM_FORMAT_V1 => {}
+        ITEM_FORMAT_VERSION => {}
         v => return Err(corrupt(&format!("unknown format version {v}"))),
     }
     let item = r.map(0)?;
@@ -613,7 +699,7 @@ mod tests {
     fn item_codec_round_trips() {
         let item = sample_item();
         let bytes = encode_item(&item);
-        assert_eq!(bytes[0], ITEM_FORMAT_V1);
+        assert_eq!(bytes[0], ITEM_FORMAT_VERSION);
         assert_eq!(decode_item(&bytes).unwrap(), item);
         assert_eq!(
             decode_item(&encode_item(&Item::new())).unwrap(),
@@ -634,7 +720,10 @@ mod tests {
         trailing.push(0);
         assert!(decode_item(&trailing).is_err());
         // Huge declared length must not allocate.
-        assert!(decode_item(&[1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]).is_err());
+        assert!(decode_item(&[ITEM_FORMAT_VERSION, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]).is_err());
+        // An empty item as the pre-partition-hash layout (version 1) wrote it.
+        assert!(decode_item(&[ITEM_FORMAT_VERSION, 0]).is_ok());
+        assert!(decode_item(&[1, 0]).is_err());
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {
@@ -664,31 +753,86 @@ mod tests {
     }
 
     #[test]
-    fn item_keys_sort_by_hash_then_range() {
+    fn item_keys_sort_by_partition_hash_then_range() {
         let tid = [3u8; 16];
         let k = |h: &str, r: &str| item_key(&tid, &Value::s(h), Some(&num(r))).unwrap();
-        let mut keys = vec![
-            k("b", "1"),
-            k("a", "10"),
-            k("a", "-1"),
-            k("a", "2"),
-            k("ab", "0"),
-        ];
+        let h = |p: &str| partition_hash32(&crate::keycodec::encoded_key_value(&Value::s(p)).unwrap());
+        // Partitions in hash order, each partition's items in sort-key order.
+        let mut parts = ["a", "ab", "b"];
+        parts.sort_by_key(|p| h(p));
+        let mut want = Vec::new();
+        for p in parts {
+            for r in ["-1", "2", "10"] {
+                want.push(k(p, r));
+            }
+        }
+        let mut keys = want.clone();
+        keys.reverse();
         keys.sort();
-        assert_eq!(
-            keys,
-            vec![
-                k("a", "-1"),
-                k("a", "2"),
-                k("a", "10"),
-                k("ab", "0"),
-                k("b", "1")
-            ]
-        );
+        assert_eq!(keys, want);
+        // The hash sits right after the table prefix.
+        assert_eq!(key_partition_hash(&item_prefix(&tid), &k("a", "1")), Some(h("a")));
         // A partition prefix covers exactly its partition.
         let p = item_partition_prefix(&tid, &Value::s("a")).unwrap();
         assert!(k("a", "5").starts_with(&p));
         assert!(!k("ab", "5").starts_with(&p));
+        // Index entries carry the hash of the index partition key.
+        let e = index_entry_key(&tid, 7, &Value::s("g"), None, &Value::s("a"), None).unwrap();
+        assert_eq!(key_partition_hash(&index_prefix(&tid, 7), &e), Some(h("g")));
+    }
+
+    #[test]
+    fn partition_hash_is_fnv1a_32() {
+        // Reference values of FNV-1a 32: the hash is stored in keys and must not drift.
+        assert_eq!(partition_hash32(b""), 0x811c_9dc5);
+        assert_eq!(partition_hash32(b"a"), 0xe40c_292c);
+        assert_eq!(partition_hash32(b"foobar"), 0xbf9c_f968);
+    }
+
+    #[test]
+    fn segments_partition_the_hash_space() {
+        assert_eq!(segment_of(0, 4), 0);
+        assert_eq!(segment_of(u32::MAX, 4), 3);
+        assert_eq!(segment_of(u32::MAX, 1_000_000), 999_999);
+        assert_eq!(segment_of(1 << 31, 2), 1);
+        let prefix = item_prefix(&[5u8; 16]);
+        let key = |h: u32| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&h.to_be_bytes());
+            // A partition key after the hash, as in a real item key.
+            k.extend_from_slice(b"\x01x\x00\x00");
+            k
+        };
+        for total in [1u32, 2, 3, 7, 10, 1000, 999_999, 1_000_000] {
+            assert!(segment_range(&prefix, total, total).is_none());
+            // Hashes at and around every boundary tried here, plus the extremes.
+            let mut probes = vec![0u32, 1, u32::MAX - 1, u32::MAX];
+            for s in [0, 1, total / 2, total.saturating_sub(1)] {
+                if let Some(b) = segment_start(s, total) {
+                    probes.extend([b.saturating_sub(1), b, b.saturating_add(1)]);
+                }
+            }
+            for hash in probes {
+                let owner = segment_of(hash, total);
+                assert!(owner < total);
+                for s in [owner.saturating_sub(1), owner, owner + 1] {
+                    let Some(r) = segment_range(&prefix, s, total) else {
+                        continue;
+                    };
+                    assert_eq!(
+                        in_range(&r, &key(hash)),
+                        s == owner,
+                        "hash {hash} segment {s} of {total}"
+                    );
+                }
+            }
+        }
+        // The last segment reaches the end of the prefix, and no further.
+        let r = segment_range(&prefix, 3, 4).unwrap();
+        assert!(in_range(&r, &key(u32::MAX)));
+        assert!(!in_range(&r, &item_prefix(&[6u8; 16])));
+        let r = segment_range(&prefix, 0, 4).unwrap();
+        assert!(!in_range(&r, &prefix[..prefix.len() - 1]));
     }
 
     fn in_range(b: &KeyRange, k: &[u8]) -> bool {

@@ -6,12 +6,10 @@
 //! index key for index reads), without looking ahead, as DynamoDB does. The store is read
 //! in bounded batches, so no request holds more than about one page in memory.
 //!
-//! Parallel Scan: an item belongs to segment `(h * TotalSegments) >> 32` where `h` is
-//! `partition_hash32` of its encoded partition key, so every item is in exactly one
-//! segment and the assignment never changes. The store orders items by key, not by this
-//! hash, so a segment scan reads past other segments' items (they are not counted); a
-//! page gives up after `MAX_SKIPPED_PER_PAGE` of them and returns a LastEvaluatedKey to
-//! continue from.
+//! Parallel Scan: item and index keys start with the partition hash
+//! (`layout::partition_hash32`), so segment `s` of `TotalSegments` is one contiguous key
+//! range (`layout::segment_range`) and a segment scan reads only its own items. Every
+//! item is in exactly one segment, and the assignment never changes.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -22,7 +20,7 @@ use nimbus_store::ReadTxn;
 
 use crate::error::DynamoDbError;
 use crate::expr::{self, legacy, Condition, ExprKind, ExpressionContext, KeyCondition};
-use crate::keycodec::{self, KeyType};
+use crate::keycodec::KeyType;
 use crate::ops::capacity::{CapacityMode, Usage};
 use crate::ops::catalog::{
     IndexKind, IndexMeta, KeySchema, Projection as IndexProjection, TableMeta,
@@ -41,28 +39,9 @@ pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 /// Most store entries one range call returns: bounds the memory of a batch together
 /// with the adaptive sizing in `next_batch`.
 const MAX_BATCH_ENTRIES: usize = 256;
-/// Entries of other segments a parallel-scan page may skip before it returns (with a
-/// LastEvaluatedKey) so that one request's work stays bounded.
-pub const MAX_SKIPPED_PER_PAGE: usize = 100_000;
 
 const MSG_START_KEY_INVALID: &str = "The provided starting key is invalid";
 const MSG_CONSISTENT_GSI: &str = "Consistent reads are not supported on global secondary indexes";
-
-/// FNV-1a (32 bits) of a partition key's encoded bytes: the stable hash that assigns
-/// items to parallel-scan segments.
-pub fn partition_hash32(encoded_partition_key: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in encoded_partition_key {
-        h ^= u32::from(*b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
-}
-
-/// The segment (of `total`) a partition hash falls in.
-pub fn segment_of(hash: u32, total: u32) -> u32 {
-    ((u64::from(hash) * u64::from(total)) >> 32) as u32
-}
 
 /// What the request asked to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,8 +318,6 @@ struct Range {
     lo: Bound<Vec<u8>>,
     hi: Bound<Vec<u8>>,
     reverse: bool,
-    /// Parallel scan: (segment, total, bytes before the partition key, its type).
-    segment: Option<(u32, u32, usize, KeyType)>,
 }
 
 fn as_ref_bound(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
@@ -367,20 +344,6 @@ fn next_batch(
     by_limit.min(by_size).clamp(1, MAX_BATCH_ENTRIES)
 }
 
-/// Whether a store key's partition key falls in the requested segment.
-fn in_segment(key: &[u8], segment: (u32, u32, usize, KeyType)) -> Result<bool, DynamoDbError> {
-    let (seg, total, offset, ty) = segment;
-    let rest = key
-        .get(offset..)
-        .ok_or_else(|| DynamoDbError::Internal("store key shorter than its prefix".into()))?;
-    let (_, used) = keycodec::decode_key_value(ty, rest)
-        .map_err(|e| DynamoDbError::Internal(format!("stored key is corrupt: {e}")))?;
-    let encoded = rest
-        .get(..used)
-        .ok_or_else(|| DynamoDbError::Internal("stored key is corrupt".into()))?;
-    Ok(segment_of(partition_hash32(encoded), total) == seg)
-}
-
 fn key_of(names: &[String], item: &Item) -> Item {
     let mut k = Item::with_capacity(names.len());
     for n in names {
@@ -396,7 +359,6 @@ fn read_page(snapshot: &dyn ReadTxn, plan: &Plan, mut range: Range) -> Result<Pa
     let mut page = Page::default();
     let mut seen = 0usize;
     let mut seen_bytes = 0usize;
-    let mut skipped = 0usize;
     loop {
         let remaining = plan.limit.map(|l| l.saturating_sub(page.scanned));
         let page_bytes = page.index_bytes + page.table_bytes;
@@ -411,23 +373,10 @@ fn read_page(snapshot: &dyn ReadTxn, plan: &Plan, mut range: Range) -> Result<Pa
         for (key, value) in entries {
             seen += 1;
             seen_bytes += key.len() + value.len();
-            let in_seg = match range.segment {
-                Some(seg) => in_segment(&key, seg)?,
-                None => true,
-            };
             if range.reverse {
                 range.hi = Bound::Excluded(key);
             } else {
                 range.lo = Bound::Excluded(key);
-            }
-            if !in_seg {
-                skipped += 1;
-                if skipped >= MAX_SKIPPED_PER_PAGE {
-                    let item = layout::decode_item(&value)?;
-                    page.last_key = Some(key_of(&plan.start_key_names, &item));
-                    return Ok(page);
-                }
-                continue;
             }
             let stored = layout::decode_item(&value)?;
             page.scanned += 1;
@@ -526,28 +475,6 @@ fn layout_sort(c: &expr::SortCondition) -> layout::SortCondition<'_> {
         expr::SortCondition::Between(a, b) => layout::SortCondition::Between(a, b),
         expr::SortCondition::BeginsWith(v) => layout::SortCondition::BeginsWith(v),
     }
-}
-
-/// A key condition referring to no key at all gets the schema element AWS names.
-fn name_missed_key(e: DynamoDbError, schema: &KeySchema, has_partition: bool) -> DynamoDbError {
-    const BARE: &str = "Query condition missed key schema element";
-    match e {
-        DynamoDbError::Validation(m) if m == BARE => {
-            let name = match (&schema.range, has_partition) {
-                (Some(r), true) => &r.name,
-                _ => &schema.hash.name,
-            };
-            DynamoDbError::Validation(format!("{BARE}: {name}"))
-        }
-        other => other,
-    }
-}
-
-/// Whether a checked key condition names the partition key at the top level.
-fn mentions(c: &Condition, name: &str) -> bool {
-    let mut found = false;
-    c.for_each_path(&mut |p| found |= p.is_top_level() && p.top() == name);
-    found
 }
 
 pub async fn query(
@@ -664,8 +591,7 @@ pub async fn query(
         sort: schema.range.as_ref().map(|r| (r.name.as_str(), r.ty)),
     };
     let key_cond: KeyCondition = match (&key_condition, &legacy_keys) {
-        (Some(c), _) => KeyCondition::from_condition(c, &ks)
-            .map_err(|e| name_missed_key(e, &schema, mentions(c, &schema.hash.name)))?,
+        (Some(c), _) => KeyCondition::from_condition(c, &ks)?,
         (None, Some(l)) => {
             legacy::key_conditions_to_key_condition(l.iter().map(|(n, c)| (n.as_str(), c)), &ks)?
         }
@@ -733,12 +659,7 @@ pub async fn query(
             lo = Bound::Excluded(start);
         }
     }
-    let range = Range {
-        lo,
-        hi,
-        reverse,
-        segment: None,
-    };
+    let range = Range { lo, hi, reverse };
     let page = {
         let snapshot = svc.db().snapshot()?;
         read_page(snapshot.as_ref(), &plan, range)?
@@ -857,7 +778,12 @@ pub async fn scan(
         Some(ix) => layout::index_prefix(&plan.table.key_id, ix.index_id),
         None => layout::item_prefix(&plan.table.key_id),
     };
-    let (mut lo, hi) = layout::prefix_range(&prefix);
+    let (mut lo, hi) = match segments {
+        Some((s, t)) => layout::segment_range(&prefix, s, t).ok_or_else(|| {
+            DynamoDbError::Internal(format!("segment {s} of {t} has no key range"))
+        })?,
+        None => layout::prefix_range(&prefix),
+    };
     if let Some(esk) = &esk {
         let count_message = if plan.index.is_some() {
             MSG_START_KEY_INVALID.to_string()
@@ -868,14 +794,24 @@ pub async fn scan(
             )
         };
         let table_key = check_start_key(&plan, esk, &count_message)?;
-        lo = Bound::Excluded(start_store_key(&plan, esk, &table_key)?);
+        let start = start_store_key(&plan, esk, &table_key)?;
+        if let Some((s, t)) = segments {
+            // Resuming one segment from a key of another would skip or repeat items.
+            let hash = layout::key_partition_hash(&prefix, &start).ok_or_else(|| {
+                DynamoDbError::Internal("start key lacks a partition hash".into())
+            })?;
+            if layout::segment_of(hash, t) != s {
+                return Err(DynamoDbError::Validation(format!(
+                    "{MSG_START_KEY_INVALID}: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: {t} Segment: {s}"
+                )));
+            }
+        }
+        lo = Bound::Excluded(start);
     }
-    let segment = segments.map(|(s, t)| (s, t, prefix.len(), target_schema(&plan).hash.ty));
     let range = Range {
         lo,
         hi,
         reverse: false,
-        segment,
     };
     let page = {
         let snapshot = svc.db().snapshot()?;
@@ -1227,6 +1163,48 @@ mod tests {
             seen.dedup();
             assert_eq!(seen.len(), 6, "total {total}");
         }
+        // Each segment reads only its own key range: without a Limit, the items scanned
+        // by all segments add up to the table exactly.
+        let mut scanned = 0;
+        for seg in 0..3 {
+            let out = scan(
+                &svc,
+                &ctx(),
+                ScanInput {
+                    table_name: "t".into(),
+                    segment: Some(seg),
+                    total_segments: Some(3),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(out.count, out.scanned_count);
+            scanned += out.scanned_count.unwrap();
+        }
+        assert_eq!(scanned, 6);
+        // An ExclusiveStartKey must belong to the segment being scanned.
+        let esk = av_map(&[("pk", s("a")), ("sk", n("2"))]);
+        let encoded = crate::keycodec::encoded_key_value(&crate::value::Value::s("a")).unwrap();
+        let owner = layout::segment_of(layout::partition_hash32(&encoded), 2);
+        let seg_scan = |seg: u32| ScanInput {
+            table_name: "t".into(),
+            segment: Some(i32::try_from(seg).unwrap()),
+            total_segments: Some(2),
+            exclusive_start_key: Some(esk.clone()),
+            ..Default::default()
+        };
+        let out = scan(&svc, &ctx(), seg_scan(owner)).await.unwrap();
+        // Items a/3..=5, and b/1 when it shares the segment.
+        assert!(out.count.unwrap() >= 3);
+        let e = err(scan(&svc, &ctx(), seg_scan(1 - owner)).await);
+        assert_eq!(
+            e.1,
+            format!(
+                "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: 2 Segment: {}",
+                1 - owner
+            )
+        );
         let e = err(scan(
             &svc,
             &ctx(),
@@ -1316,14 +1294,5 @@ mod tests {
         let out = query(&svc, &ctx(), req).await.unwrap();
         assert_eq!(out.count, Some(1));
         assert!(out.last_evaluated_key.is_none());
-    }
-
-    #[test]
-    fn segments_partition_the_hash_space() {
-        assert_eq!(segment_of(0, 4), 0);
-        assert_eq!(segment_of(u32::MAX, 4), 3);
-        assert_eq!(segment_of(u32::MAX, 1_000_000), 999_999);
-        assert_eq!(segment_of(1 << 31, 2), 1);
-        assert_ne!(partition_hash32(b"a"), partition_hash32(b"b"));
     }
 }
