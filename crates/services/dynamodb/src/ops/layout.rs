@@ -15,14 +15,17 @@
 //! - `ddb/c/` tid iid  -> index counters (`Counters`).
 //! - `ddb/j/` job-id (16 bytes) -> background job: purge, index backfill (`jobs`).
 //! - `ddb/r/` enc(account) enc(region) enc(client-token)
-//!   -> TransactWriteItems idempotency record: request hash and expiry (`transact`).
-//! - `ddb/e/` be64(expiry_ms) enc(account) enc(region) enc(client-token) -> ()
-//!   -> expiry index of those records, oldest first, so expired ones are found in
-//!   order without scanning them all (`transact`).
+//!   -> TransactWriteItems idempotency record (`transact`): the request's 32-byte
+//!   hash, then be64(expiry_ms).
+//! - `ddb/e/` be64(expiry_ms) enc(account) enc(region) enc(client-token) -> empty:
+//!   expiry index of those records, soonest first, so each write can remove a few
+//!   expired records without scanning the rest (`transact`).
 //!
 //! Data is keyed by the table's UUID, not its name, so a table deleted and re-created
 //! under the same name never sees the old table's items while they are being purged.
 //! Index entries end with the table key: several items may share an index key.
+//! Item and index-entry values begin with a format version byte that versions this
+//! whole layout, keys included (`ITEM_FORMAT_VERSION`).
 //!
 //! Why the partition hash: it orders a table (or index) by partition hash, as DynamoDB
 //! does, so parallel-Scan segment `s` of `n` is the one contiguous key range of hashes
@@ -43,6 +46,10 @@ pub const ITEM_PREFIX: &[u8] = b"ddb/i/";
 pub const INDEX_PREFIX: &[u8] = b"ddb/x/";
 pub const COUNTER_PREFIX: &[u8] = b"ddb/c/";
 pub const JOB_PREFIX: &[u8] = b"ddb/j/";
+/// TransactWriteItems ClientRequestToken records (`transact`).
+pub const TOKEN_PREFIX: &[u8] = b"ddb/r/";
+/// Expiry index of the token records (`transact`).
+pub const TOKEN_EXPIRY_PREFIX: &[u8] = b"ddb/e/";
 
 /// Key of a table's metadata.
 pub fn table_meta_key(account: &str, region: &str, name: &str) -> Vec<u8> {
@@ -126,7 +133,10 @@ pub fn segment_range(prefix: &[u8], segment: u32, total: u32) -> Option<KeyRange
         k
     };
     let lo = Bound::Included(at(segment_start(segment, total)?));
-    let hi = match segment.checked_add(1).and_then(|next| segment_start(next, total)) {
+    let hi = match segment
+        .checked_add(1)
+        .and_then(|next| segment_start(next, total))
+    {
         Some(h) => Bound::Excluded(at(h)),
         // The last segment runs to the end of the prefix.
         None => prefix_range(prefix).1,
@@ -756,7 +766,8 @@ mod tests {
     fn item_keys_sort_by_partition_hash_then_range() {
         let tid = [3u8; 16];
         let k = |h: &str, r: &str| item_key(&tid, &Value::s(h), Some(&num(r))).unwrap();
-        let h = |p: &str| partition_hash32(&crate::keycodec::encoded_key_value(&Value::s(p)).unwrap());
+        let h =
+            |p: &str| partition_hash32(&crate::keycodec::encoded_key_value(&Value::s(p)).unwrap());
         // Partitions in hash order, each partition's items in sort-key order.
         let mut parts = ["a", "ab", "b"];
         parts.sort_by_key(|p| h(p));
@@ -771,7 +782,10 @@ mod tests {
         keys.sort();
         assert_eq!(keys, want);
         // The hash sits right after the table prefix.
-        assert_eq!(key_partition_hash(&item_prefix(&tid), &k("a", "1")), Some(h("a")));
+        assert_eq!(
+            key_partition_hash(&item_prefix(&tid), &k("a", "1")),
+            Some(h("a"))
+        );
         // A partition prefix covers exactly its partition.
         let p = item_partition_prefix(&tid, &Value::s("a")).unwrap();
         assert!(k("a", "5").starts_with(&p));

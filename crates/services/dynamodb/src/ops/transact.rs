@@ -48,10 +48,8 @@ const TOKEN_PURGE_PER_WRITE: usize = 16;
 /// Largest total size of the items a transaction puts.
 pub const MAX_TRANSACTION_ITEM_BYTES: usize = 4 * 1024 * 1024;
 
-/// Token records: `ddb/r/` enc(account) enc(region) enc(token) -> hash (32) + expiry (8).
-const TOKEN_PREFIX: &[u8] = b"ddb/r/";
-/// Token expiry index: `ddb/e/` expiry (8, big-endian) + the token record key's suffix.
-const TOKEN_EXPIRY_PREFIX: &[u8] = b"ddb/e/";
+/// Token records and their expiry index; key layout in `layout`'s module doc.
+use crate::ops::layout::{TOKEN_EXPIRY_PREFIX, TOKEN_PREFIX};
 
 pub const MSG_MULTIPLE_OPERATIONS: &str =
     "Transaction request cannot include multiple operations on one item";
