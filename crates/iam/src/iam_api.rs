@@ -806,31 +806,17 @@ impl IamApi for Iam {
             if txn.get(&key)?.is_none() {
                 return Err(Fail::Aws(no_such_user(&input.user_name)));
             }
-            let conflict = |msg: &str| Fail::Aws(errors::delete_conflict_exception(msg));
-            if records::any_under(
+            refuse_if_children(
                 &*txn,
-                &records::child_prefix(&account, Owner::User, 'p', &input.user_name),
-            )? {
-                return Err(conflict(
-                    "Cannot delete entity, must delete policies first.",
-                ));
-            }
-            if records::any_under(
-                &*txn,
-                &records::child_prefix(&account, Owner::User, 'a', &input.user_name),
-            )? {
-                return Err(conflict(
-                    "Cannot delete entity, must detach all policies first.",
-                ));
-            }
-            if records::any_under(
-                &*txn,
-                &records::child_prefix(&account, Owner::User, 'k', &input.user_name),
-            )? {
-                return Err(conflict(
-                    "Cannot delete entity, must delete access keys first.",
-                ));
-            }
+                &account,
+                Owner::User,
+                &input.user_name,
+                &[
+                    (INLINE, MUST_DELETE_POLICIES),
+                    (ATTACHED, MUST_DETACH_POLICIES),
+                    (KEYS, MUST_DELETE_KEYS),
+                ],
+            )?;
             txn.delete(&key)?;
             Ok(())
         })
@@ -1019,23 +1005,16 @@ impl IamApi for Iam {
             if txn.get(&key)?.is_none() {
                 return Err(Fail::Aws(no_such_role(&input.role_name)));
             }
-            let conflict = |msg: &str| Fail::Aws(errors::delete_conflict_exception(msg));
-            if records::any_under(
+            refuse_if_children(
                 &*txn,
-                &records::child_prefix(&account, Owner::Role, 'a', &input.role_name),
-            )? {
-                return Err(conflict(
-                    "Cannot delete entity, must detach all policies first.",
-                ));
-            }
-            if records::any_under(
-                &*txn,
-                &records::child_prefix(&account, Owner::Role, 'p', &input.role_name),
-            )? {
-                return Err(conflict(
-                    "Cannot delete entity, must delete policies first.",
-                ));
-            }
+                &account,
+                Owner::Role,
+                &input.role_name,
+                &[
+                    (ATTACHED, MUST_DETACH_POLICIES),
+                    (INLINE, MUST_DELETE_POLICIES),
+                ],
+            )?;
             txn.delete(&key)?;
             Ok(())
         })
@@ -1736,3 +1715,28 @@ fn txn_owner_matches(k: &AccessKeyRecord, owner: Option<&str>) -> bool {
 #[cfg(test)]
 #[path = "iam_tests.rs"]
 mod tests;
+
+/// Child kinds `DeleteUser`/`DeleteRole` refuse to orphan (see `records` for the layout).
+const INLINE: char = 'p';
+const ATTACHED: char = 'a';
+const KEYS: char = 'k';
+const MUST_DELETE_POLICIES: &str = "Cannot delete entity, must delete policies first.";
+const MUST_DETACH_POLICIES: &str = "Cannot delete entity, must detach all policies first.";
+const MUST_DELETE_KEYS: &str = "Cannot delete entity, must delete access keys first.";
+
+/// AWS refuses to delete a user or role that still has children, reporting the first kind
+/// found in its own order (which differs between users and roles), hence the ordered list.
+fn refuse_if_children(
+    txn: &(impl nimbus_store::ReadTxn + ?Sized),
+    account: &str,
+    owner: Owner,
+    name: &str,
+    checks: &[(char, &str)],
+) -> std::result::Result<(), Fail> {
+    for &(kind, message) in checks {
+        if records::any_under(txn, &records::child_prefix(account, owner, kind, name))? {
+            return Err(Fail::Aws(errors::delete_conflict_exception(message)));
+        }
+    }
+    Ok(())
+}
