@@ -21,6 +21,8 @@ from unittest import mock
 import boto3
 import botocore.auth
 import botocore.config
+import botocore.exceptions
+import pytest
 import requests
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -261,6 +263,25 @@ class RawResponse:
         if not isinstance(doc, dict):
             return ""
         return str(doc.get("message", doc.get("Message", "")))
+
+
+def expect_error(fn, code, status=None, message=None, **kwargs):
+    """Calls `fn(**kwargs)` and asserts it fails with the AWS error `code`, and with the
+    HTTP `status` and exact `message` where given. Returns the ClientError."""
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        fn(**kwargs)
+    got_code, got_msg = error_of(ei.value)
+    assert got_code == code, ei.value.response
+    if status is not None:
+        assert status_of(ei.value) == status
+    if message is not None:
+        assert got_msg == message
+    return ei.value
+
+
+def expect_ddb_error(fn, code, message=None, **kwargs):
+    """`expect_error` for DynamoDB, whose client errors are all HTTP 400."""
+    return expect_error(fn, code, 400, message, **kwargs)
 
 
 def sign(method: str, url: str, body: bytes, headers: dict, service: str,

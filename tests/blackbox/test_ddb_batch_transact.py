@@ -9,15 +9,7 @@ import pytest
 import helpers
 
 
-def expect(fn, code, message=None, **kwargs):
-    with pytest.raises(botocore.exceptions.ClientError) as ei:
-        fn(**kwargs)
-    got_code, got_msg = helpers.error_of(ei.value)
-    assert got_code == code, ei.value.response
-    assert helpers.status_of(ei.value) == 400
-    if message is not None:
-        assert got_msg == message
-    return ei.value
+expect = helpers.expect_ddb_error
 
 
 def key(i):

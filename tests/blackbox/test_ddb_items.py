@@ -1,6 +1,5 @@
 """DynamoDB items: Put/Get/Update/Delete, ReturnValues, conditions, types, numbers and limits."""
 
-import botocore.exceptions
 import pytest
 
 import helpers
@@ -8,15 +7,7 @@ import helpers
 OPI = "One or more parameter values were invalid: "
 
 
-def expect(fn, code, message=None, **kwargs):
-    with pytest.raises(botocore.exceptions.ClientError) as ei:
-        fn(**kwargs)
-    got_code, got_msg = helpers.error_of(ei.value)
-    assert got_code == code, ei.value.response
-    assert helpers.status_of(ei.value) == 400
-    if message is not None:
-        assert got_msg == message
-    return ei.value
+expect = helpers.expect_ddb_error
 
 
 ALL_TYPES = {

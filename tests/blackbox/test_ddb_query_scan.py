@@ -1,7 +1,6 @@
 """Query and Scan: key conditions, order, paging, Select, indexes, filters, segments, the
 1 MB page limit and the legacy parameters."""
 
-import botocore.exceptions
 import pytest
 
 import helpers
@@ -9,15 +8,7 @@ import helpers
 N_ITEMS = 30
 
 
-def expect(fn, code, message=None, **kwargs):
-    with pytest.raises(botocore.exceptions.ClientError) as ei:
-        fn(**kwargs)
-    got_code, got_msg = helpers.error_of(ei.value)
-    assert got_code == code, ei.value.response
-    assert helpers.status_of(ei.value) == 400
-    if message is not None:
-        assert got_msg == message
-    return ei.value
+expect = helpers.expect_ddb_error
 
 
 @pytest.fixture

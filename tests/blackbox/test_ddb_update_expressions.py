@@ -1,6 +1,5 @@
 """Update expressions, every action, and the expression-parameter errors."""
 
-import botocore.exceptions
 import pytest
 
 import helpers
@@ -8,15 +7,7 @@ import helpers
 KEY = {"pk": {"S": "u"}}
 
 
-def expect(fn, code, message=None, **kwargs):
-    with pytest.raises(botocore.exceptions.ClientError) as ei:
-        fn(**kwargs)
-    got_code, got_msg = helpers.error_of(ei.value)
-    assert got_code == code, ei.value.response
-    assert helpers.status_of(ei.value) == 400
-    if message is not None:
-        assert got_msg == message
-    return ei.value
+expect = helpers.expect_ddb_error
 
 
 @pytest.fixture

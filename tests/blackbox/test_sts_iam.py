@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import re
 
-import botocore.exceptions
 import pytest
 
 import helpers
@@ -27,16 +26,7 @@ POLICY = {
 }
 
 
-def expect_error(fn, code, status=None, message=None, **kwargs):
-    with pytest.raises(botocore.exceptions.ClientError) as ei:
-        fn(**kwargs)
-    got_code, got_msg = helpers.error_of(ei.value)
-    assert got_code == code, ei.value.response
-    if status is not None:
-        assert helpers.status_of(ei.value) == status
-    if message is not None:
-        assert got_msg == message
-    return ei.value
+expect_error = helpers.expect_error
 
 
 def test_get_caller_identity_root(sts):
