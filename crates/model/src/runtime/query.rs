@@ -31,42 +31,9 @@ impl Default for QueryValue {
     }
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Decodes one `application/x-www-form-urlencoded` component (`+` is a space).
 pub fn form_decode(s: &[u8]) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hi = s.get(i + 1).copied().and_then(hex_val);
-                let lo = s.get(i + 2).copied().and_then(hex_val);
-                if let (Some(hi), Some(lo)) = (hi, lo) {
-                    out.push(hi * 16 + lo);
-                    i += 3;
-                } else {
-                    out.push(b'%');
-                    i += 1;
-                }
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
+    let out = nimbus_wire::percent::decode(s, true);
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 

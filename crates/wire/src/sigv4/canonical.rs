@@ -58,37 +58,10 @@ pub fn uri_encode(input: &[u8], keep_slash: bool, out: &mut String) {
     }
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decodes `%XX` escapes; a `%` not followed by two hex digits is kept literally (AWS
-/// does the same rather than rejecting the request at this stage). `+` stays `+`: SigV4
-/// clients encode spaces as `%20`.
+/// Decodes `%XX` escapes; `+` stays `+` (SigV4 clients encode spaces as `%20`). See
+/// [`crate::percent::decode`].
 pub fn percent_decode(input: &str) -> Vec<u8> {
-    let b = input.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let c = b.get(i).copied().unwrap_or_default();
-        if c == b'%' {
-            let hi = b.get(i + 1).copied().and_then(hex_val);
-            let lo = b.get(i + 2).copied().and_then(hex_val);
-            if let (Some(hi), Some(lo)) = (hi, lo) {
-                out.push(hi << 4 | lo);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(c);
-        i += 1;
-    }
-    out
+    crate::percent::decode(input.as_bytes(), false)
 }
 
 /// RFC 3986 dot-segment removal plus collapsing of empty segments, as botocore does
