@@ -20,7 +20,7 @@ use crate::ops::catalog::TableMeta;
 use crate::ops::convert::item_into_attrs;
 use crate::ops::items::{key_names, Change, ItemWrite};
 use crate::ops::params;
-use crate::ops::write;
+use crate::ops::write::{self, ChangeCtx};
 use crate::ops::DynamoDb;
 use crate::size::{self, item_size, ReadMode};
 use crate::value::Item;
@@ -301,6 +301,7 @@ pub async fn batch_write_item(
         }
     }
     for chunk in chunks {
+        let cx = ChangeCtx::user(svc.now_millis());
         let part = svc
             .db()
             .write(move |txn| {
@@ -311,7 +312,7 @@ pub async fn batch_write_item(
                         // No conditions here; only a store-level failure can end up here.
                         Err(f) => return Err(f.into_error()),
                     };
-                    w.apply(txn, &ev)?;
+                    w.apply(txn, &ev, &cx)?;
                     if mode.wanted() {
                         w.record_capacity(part.table(&w.table.name), &ev, false)?;
                     }

@@ -177,6 +177,23 @@ pub struct TtlMeta {
     pub enabled: bool,
 }
 
+/// Point-in-time recovery (continuous backups), owned by `pitr` and `backups`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PitrMeta {
+    /// When recovery was (last) enabled: the earliest restorable time.
+    pub enabled_since_ms: i64,
+    /// `RecoveryPeriodInDays` (1-35).
+    pub recovery_period_days: u32,
+}
+
+/// One replica of a global table (version 2019.11.21), owned by `replication`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaMeta {
+    pub region: String,
+    /// `CREATING`, `ACTIVE`, `DELETING`, ...
+    pub status: String,
+}
+
 /// Everything that defines a table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableMeta {
@@ -216,6 +233,11 @@ pub struct TableMeta {
     pub tags: Vec<(String, String)>,
     #[serde(default)]
     pub ttl: Option<TtlMeta>,
+    #[serde(default)]
+    pub pitr: Option<PitrMeta>,
+    /// Every region of the global table, this one included; empty for a plain table.
+    #[serde(default)]
+    pub replicas: Vec<ReplicaMeta>,
     pub created_ms: i64,
     pub status: Status,
     /// Bumped on every change; also stored in the table's counters record so a write with
@@ -502,6 +524,8 @@ pub(crate) mod tests {
             deletion_protection: false,
             tags: vec![],
             ttl: None,
+            pitr: None,
+            replicas: Vec::new(),
             created_ms: 1_700_000_000_000,
             status: Status::Active,
             version: 1,

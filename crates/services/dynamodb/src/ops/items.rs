@@ -20,7 +20,7 @@ use crate::ops::capacity::{self, CapacityMode, Usage};
 use crate::ops::catalog::TableMeta;
 use crate::ops::convert::item_into_attrs;
 use crate::ops::params::{self, ReturnValues};
-use crate::ops::write::{self, IndexKeyContext, PrimaryKey};
+use crate::ops::write::{self, ChangeCtx, IndexKeyContext, PrimaryKey};
 use crate::ops::DynamoDb;
 use crate::size::{self, item_size, ReadMode};
 use crate::value::Item;
@@ -165,11 +165,12 @@ impl ItemWrite {
         &self,
         txn: &mut dyn WriteTxn,
         ev: &Evaluated,
+        cx: &ChangeCtx,
     ) -> Result<(), DynamoDbError> {
         match &ev.new {
             NewItem::Unchanged => Ok(()),
             NewItem::Deleted if ev.old.is_none() => Ok(()),
-            _ => write::apply_item_change(txn, &self.table, ev.old.as_ref(), ev.new_item(self)),
+            _ => write::apply_item_change(txn, &self.table, ev.old.as_ref(), ev.new_item(self), cx),
         }
     }
 
@@ -207,13 +208,14 @@ async fn run_single(
     w: ItemWrite,
     mode: CapacityMode,
 ) -> Result<(Option<Item>, Option<Item>, Option<ConsumedCapacity>), DynamoDbError> {
+    let cx = ChangeCtx::user(svc.now_millis());
     svc.db()
         .write(move |txn| {
             let ev = match w.evaluate(txn)? {
                 Ok(ev) => ev,
                 Err(f) => return Err(f.into_error()),
             };
-            w.apply(txn, &ev)?;
+            w.apply(txn, &ev, &cx)?;
             let consumed = if mode.wanted() {
                 let mut usage = Usage::new(&w.table.name);
                 w.record_capacity(&mut usage, &ev, false)?;
@@ -644,6 +646,8 @@ pub(crate) mod test_support {
             deletion_protection: false,
             tags: vec![],
             ttl: None,
+            pitr: None,
+            replicas: Vec::new(),
             created_ms: 1_700_000_000_000,
             status: Status::Active,
             version: 1,

@@ -9,12 +9,14 @@
 pub mod batch;
 pub mod capacity;
 pub mod catalog;
+pub mod changes;
 pub mod convert;
 pub mod items;
 pub mod jobs;
 pub mod layout;
 pub mod limits;
 pub mod params;
+pub mod pitr;
 pub mod query;
 pub mod tables;
 pub mod tags;

@@ -540,6 +540,8 @@ fn build_table(
         deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
         tags: tag_list,
         ttl: None,
+        pitr: None,
+        replicas: Vec::new(),
         created_ms: now_ms,
         status: Status::Active,
         version: 1,
@@ -1793,7 +1795,13 @@ pub(crate) mod tests {
                         crate::ops::convert::value_to_attr(&crate::value::Value::s("x")),
                     );
                     let item = attrs_into_item(it)?;
-                    write::apply_item_change(txn, &m2, None, Some(&item))?;
+                    write::apply_item_change(
+                        txn,
+                        &m2,
+                        None,
+                        Some(&item),
+                        &write::ChangeCtx::user(0),
+                    )?;
                 }
                 Ok(())
             })
@@ -2074,7 +2082,13 @@ pub(crate) mod tests {
                     if k % 2 == 0 {
                         item.insert("g".into(), crate::value::Value::s(format!("g{}", k % 7)));
                     }
-                    write::apply_item_change(txn, &meta, None, Some(&item))?;
+                    write::apply_item_change(
+                        txn,
+                        &meta,
+                        None,
+                        Some(&item),
+                        &write::ChangeCtx::user(0),
+                    )?;
                 }
                 Ok(())
             })

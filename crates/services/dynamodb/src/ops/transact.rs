@@ -36,7 +36,7 @@ use crate::ops::catalog::TableMeta;
 use crate::ops::convert::item_into_attrs;
 use crate::ops::items::{key_names, Change, ItemWrite, WriteFailure, MSG_CONDITIONAL_CHECK_FAILED};
 use crate::ops::params;
-use crate::ops::write::{self, PrimaryKey};
+use crate::ops::write::{self, ChangeCtx, PrimaryKey};
 use crate::ops::DynamoDb;
 use crate::size::{self, item_size, ReadMode};
 use crate::value::Item;
@@ -653,6 +653,7 @@ pub async fn transact_write_items(
         }
     }
     let now_ms = svc.now_millis();
+    let cx = ChangeCtx::user(now_ms);
     // What a replayed request reports reading; kept only when it can be needed.
     let replay_keys: Vec<(Arc<TableMeta>, PrimaryKey)> = if token.is_some() && mode.wanted() {
         writes
@@ -688,7 +689,7 @@ pub async fn transact_write_items(
             let mut usage = UsageSet::default();
             for (w, ev) in writes.iter().zip(evaluated) {
                 let Ok(ev) = ev else { continue };
-                w.apply(txn, &ev)?;
+                w.apply(txn, &ev, &cx)?;
                 if mode.wanted() {
                     w.record_capacity(usage.table(&w.table.name), &ev, true)?;
                 }

@@ -9,6 +9,7 @@ use nimbus_store::{ReadTxn, WriteTxn};
 use crate::error::DynamoDbError;
 use crate::keycodec::KeyType;
 use crate::ops::catalog::{self, IndexMeta, KeyAttr, KeySchema, Projection, TableMeta};
+use crate::ops::changes;
 use crate::ops::layout::{self, Counters};
 use crate::size::item_size;
 use crate::value::{Item, Value};
@@ -23,6 +24,41 @@ pub const MSG_HASH_KEY_TOO_LARGE: &str = "One or more parameter values were inva
 pub const MSG_RANGE_KEY_TOO_LARGE: &str = "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes";
 /// The data-plane "no such table" message (control-plane operations add the table name).
 pub const MSG_RESOURCE_NOT_FOUND: &str = "Requested resource not found";
+
+/// Who made an item change: decides whether and how it appears in the table's stream
+/// and whether replication forwards it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeOrigin {
+    /// A data-plane request (PutItem, UpdateItem, batch, transaction, PartiQL).
+    User,
+    /// The TTL sweeper: a stream REMOVE with the `dynamodb.amazonaws.com` identity.
+    Ttl,
+    /// A global-table replica applying a change made in `from_region` at `written_ms`.
+    Replication {
+        from_region: String,
+        written_ms: i64,
+    },
+    /// A restore from a backup or a point in time: no stream record.
+    Restore,
+}
+
+/// The context of one item change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeCtx {
+    /// The clock's time of the change (`ApproximateCreationDateTime`, history, LWW).
+    pub now_ms: i64,
+    pub origin: ChangeOrigin,
+}
+
+impl ChangeCtx {
+    /// A change made by a data-plane request at `now_ms`.
+    pub fn user(now_ms: i64) -> Self {
+        ChangeCtx {
+            now_ms,
+            origin: ChangeOrigin::User,
+        }
+    }
+}
 
 /// A table's primary key values, validated against its schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -323,6 +359,7 @@ pub fn apply_item_change(
     table: &TableMeta,
     old: Option<&Item>,
     new: Option<&Item>,
+    cx: &ChangeCtx,
 ) -> Result<(), DynamoDbError> {
     let counters_key = layout::table_counters_key(&table.key_id);
     let mut counters = read_counters(txn, &counters_key)?
@@ -360,6 +397,8 @@ pub fn apply_item_change(
             .max(0);
         txn.put(&counters_key, &counters.encode())?;
     }
+    // Stream records and the point-in-time history are part of the same transaction.
+    changes::record(txn, table, old, new, cx)?;
     for index in &table.indexes {
         let old_entry = match old {
             Some(o) => index_entry(table, index, o)?,
@@ -601,7 +640,7 @@ mod tests {
         db.write_blocking(move |txn| -> Result<(), DynamoDbError> {
             let key = key_of_item(&t, &new)?;
             let old = read_item(txn, &t, &key)?;
-            apply_item_change(txn, &t, old.as_ref(), Some(&new))
+            apply_item_change(txn, &t, old.as_ref(), Some(&new), &ChangeCtx::user(0))
         })
         .unwrap();
     }
@@ -611,7 +650,7 @@ mod tests {
         db.write_blocking(move |txn| -> Result<(), DynamoDbError> {
             let key = key_from_map(&t, &key)?;
             let old = read_item(txn, &t, &key)?;
-            apply_item_change(txn, &t, old.as_ref(), None)
+            apply_item_change(txn, &t, old.as_ref(), None, &ChangeCtx::user(0))
         })
         .unwrap();
     }
@@ -776,6 +815,7 @@ mod tests {
                     &t2,
                     None,
                     Some(&item(&[("pk", Value::s("a")), ("sk", n("1"))])),
+                    &ChangeCtx::user(0),
                 )
             })
             .unwrap_err();
@@ -808,7 +848,7 @@ mod tests {
         let i2c = i2.clone();
         db.write_blocking(move |txn| -> Result<(), DynamoDbError> {
             // Bypass the version check by writing with the same version.
-            apply_item_change(txn, &no_index, None, Some(&i2c))
+            apply_item_change(txn, &no_index, None, Some(&i2c), &ChangeCtx::user(0))
         })
         .unwrap();
         assert_eq!(index_items(&db, &t, 1).len(), 1);
