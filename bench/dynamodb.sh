@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # DynamoDB benchmark: nimbus (durable default, --sync none, --in-memory) side by side with
 # dynalite (npm, pinned in bench/package.json) on this machine, driven by nimbus-loadgen
-# with correctly signed requests. Prints req/s, p50/p99 and the ratio to dynalite, plus
+# with correctly signed requests (by default replayed from a pool signed at the start of
+# each run, so the generator costs about what wrk does; LOADGEN_CLIENT=hyper signs every
+# request instead, as an SDK would, and takes a larger share of the 2 cores). Prints req/s, p50/p99 and the ratio to dynalite, plus
 # nimbus's start-to-first-healthy-response time and idle RSS.
 #
 # Usage: bench/dynamodb.sh            (about 3 minutes; a benchmark, not a test)
 # Knobs: BENCH_SECONDS (measured seconds per run, default 10), BENCH_WARMUP (default 2s),
 #        BENCH_KEYS (preloaded keys, default 10000), GET_CONNS (64), PUT_CONNS (128),
 #        LOADGEN_THREADS (1: the generator shares the 2 cores with the server),
+#        LOADGEN_CLIENT (replay, the default, or hyper),
 #        BENCH_ONLY (space-separated subset of: durable sync-none in-memory dynalite),
 #        BENCH_PROFILE (release; `dev` only to check the script itself quickly).
 set -euo pipefail
@@ -21,6 +24,7 @@ KEYS=${BENCH_KEYS:-10000}
 GET_CONNS=${GET_CONNS:-64}
 PUT_CONNS=${PUT_CONNS:-128}
 LG_THREADS=${LOADGEN_THREADS:-1}
+LG_CLIENT=${LOADGEN_CLIENT:-replay}
 ONLY=${BENCH_ONLY:-"durable sync-none in-memory dynalite"}
 PROFILE=${BENCH_PROFILE:-release}
 LIB="python3 $ROOT/bench/benchlib.py"
@@ -78,7 +82,7 @@ run_load() { # run_load SERVER WORKLOAD CONNS [extra loadgen args...]
     local out
     out=$("$LOADGEN" --endpoint "http://127.0.0.1:$PORT" --workload "$workload" \
         --table bench --key-space "$KEYS" --item-size 100 --connections "$conns" \
-        --duration "${SECONDS_PER_RUN}s" --warmup "$WARMUP" --threads "$LG_THREADS" --json "$@")
+        --duration "${SECONDS_PER_RUN}s" --warmup "$WARMUP" --threads "$LG_THREADS" --client "$LG_CLIENT" --json "$@")
     echo "$out" | grep -v '^RESULT ' | sed "s/^/    /"
     echo "$out" | grep '^RESULT ' | sed 's/^RESULT //' |
         python3 -c "import json,sys; d=json.load(sys.stdin); d['server']='$server'; \
@@ -108,6 +112,6 @@ for server in $ONLY; do
 done
 
 echo
-echo "== results ($(nproc) cores, ${SECONDS_PER_RUN}s per run after ${WARMUP} warmup, loadgen threads $LG_THREADS)"
+echo "== results ($(nproc) cores, ${SECONDS_PER_RUN}s per run after ${WARMUP} warmup, loadgen threads $LG_THREADS, client $LG_CLIENT)"
 $LIB table "$RESULTS"
 echo "nimbus start to first healthy response: ${BOOT_MS} ms; idle RSS: ${IDLE_RSS} MB"

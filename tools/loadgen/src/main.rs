@@ -4,6 +4,7 @@
 //! It only ever talks to loopback addresses: it is a benchmark tool for this machine.
 
 mod histogram;
+mod replay;
 mod sign;
 mod workload;
 
@@ -33,6 +34,14 @@ const MAX_RUN: Duration = Duration::from_secs(600);
 const MAX_CONNECT_FAILURES_IN_A_ROW: u32 = 100;
 const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ClientKind {
+    /// Requests signed once per run, replayed as raw bytes (about as light as wrk).
+    Replay,
+    /// hyper's HTTP/1.1 client, signing every request as an SDK does (heavier).
+    Hyper,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum WorkloadKind {
@@ -96,6 +105,12 @@ struct Args {
     access_key: String,
     #[arg(long, default_value = "test", env = "AWS_SECRET_ACCESS_KEY")]
     secret_key: String,
+    /// How requests are sent (see `replay.rs` for why replay is the default).
+    #[arg(long, value_enum, default_value = "replay")]
+    client: ClientKind,
+    /// replay: distinct pre-signed requests per run (keys drawn at random).
+    #[arg(long, default_value_t = 8192)]
+    pool: usize,
     /// Tokio worker threads of the generator itself.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -189,6 +204,108 @@ impl Client {
         *req.headers_mut() = headers;
         Ok(req)
     }
+}
+
+impl Client {
+    /// A signed request as raw HTTP/1.1 bytes (replay client).
+    fn build_raw(&self, target: &str, body: Bytes, cache: &SigningKeyCache) -> Result<Bytes> {
+        let mut headers = HeaderMap::with_capacity(8);
+        headers.insert(http::header::HOST, self.host.clone());
+        headers.insert(http::header::CONTENT_TYPE, self.content_type.clone());
+        headers.insert("x-amz-target", HeaderValue::from_str(target)?);
+        self.signer.sign("POST", "/", &mut headers, &body, cache)?;
+        let mut req = Request::builder().method("POST").uri("/").body(body)?;
+        *req.headers_mut() = headers;
+        replay::render(&req)
+    }
+}
+
+/// The requests a replay run sends, signed now.
+fn build_pool(client: &Client, load: &Workload, payload: &str, size: usize) -> Result<Vec<Bytes>> {
+    replay::check_pool(size)?;
+    let cache = SigningKeyCache::new(4);
+    let mut rng = Rng::new(0x5EED);
+    let mut pool = Vec::with_capacity(size);
+    for _ in 0..size {
+        let (target, body) = load.next(&mut rng, payload);
+        pool.push(client.build_raw(&target, body, &cache)?);
+    }
+    Ok(pool)
+}
+
+/// One replay connection's loop: like `worker`, with pre-signed raw requests.
+async fn replay_worker(
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    pool: Arc<Vec<Bytes>>,
+    seed: u64,
+) -> WorkerResult {
+    let mut out = WorkerResult::default();
+    let mut rng = Rng::new(seed);
+    let mut conn: Option<replay::Conn> = None;
+    let mut connect_failures = 0u32;
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let now = Instant::now();
+        if now >= shared.deadline {
+            break;
+        }
+        let measuring = now >= shared.measure_from;
+        if measuring {
+            if let Some(t) = &shared.tickets {
+                if t.fetch_sub(1, Ordering::Relaxed) <= 0 {
+                    shared.stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => match replay::Conn::connect(addr).await {
+                Ok(c) => {
+                    connect_failures = 0;
+                    conn.insert(c)
+                }
+                Err(_) => {
+                    out.io_errors += 1;
+                    connect_failures += 1;
+                    if connect_failures >= MAX_CONNECT_FAILURES_IN_A_ROW {
+                        break;
+                    }
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                    continue;
+                }
+            },
+        };
+        let idx = usize::try_from(rng.below(pool.len() as u64)).unwrap_or(0);
+        let Some(request) = pool.get(idx) else { break };
+        let t0 = Instant::now();
+        let result = c.round_trip(request).await;
+        let done = Instant::now();
+        match result {
+            Ok(status) => {
+                if measuring && (shared.tickets.is_some() || done <= shared.deadline) {
+                    out.hist
+                        .record(u64::try_from((done - t0).as_micros()).unwrap_or(u64::MAX));
+                    out.last_done = Some(done);
+                    if (200..300).contains(&status) {
+                        out.ok += 1;
+                    } else {
+                        *out.by_status.entry(status).or_default() += 1;
+                    }
+                }
+            }
+            Err(_) => {
+                if measuring {
+                    out.io_errors += 1;
+                }
+                conn = None;
+            }
+        }
+    }
+    out
 }
 
 /// One request on an open connection: (status, body).
@@ -440,6 +557,10 @@ async fn run(args: Args) -> Result<()> {
         );
     }
 
+    let pool = match args.client {
+        ClientKind::Replay => Some(Arc::new(build_pool(&client, &load, &payload, args.pool)?)),
+        ClientKind::Hyper => None,
+    };
     let start = Instant::now();
     let measure_from = start + args.warmup;
     let run_for = match (args.duration, args.requests) {
@@ -457,13 +578,22 @@ async fn run(args: Args) -> Result<()> {
     });
     let mut handles = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
-        handles.push(tokio::spawn(worker(
-            client.clone(),
-            shared.clone(),
-            load.clone(),
-            payload.clone(),
-            0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1),
-        )));
+        let seed = 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1);
+        handles.push(match &pool {
+            Some(pool) => tokio::spawn(replay_worker(
+                client.addr,
+                shared.clone(),
+                pool.clone(),
+                seed,
+            )),
+            None => tokio::spawn(worker(
+                client.clone(),
+                shared.clone(),
+                load.clone(),
+                payload.clone(),
+                seed,
+            )),
+        });
     }
     let mut total = WorkerResult::default();
     for h in handles {
@@ -502,6 +632,7 @@ async fn run(args: Args) -> Result<()> {
 
     println!("workload     {:?}", args.workload);
     println!("endpoint     {}", args.endpoint);
+    println!("client       {:?}", args.client);
     println!("connections  {}", args.connections);
     println!("requests     {count} (ok {}, errors {errors})", total.ok);
     println!("duration_s   {elapsed:.2}");
