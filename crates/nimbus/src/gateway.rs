@@ -1,9 +1,9 @@
 //! One request, start to finish: bounded body, health, route, authenticate, dispatch,
 //! and the headers every AWS response carries.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
