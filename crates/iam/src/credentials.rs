@@ -5,6 +5,7 @@
 //! the temporary credentials it issues, by implementing [`CredentialStore`] over the Db.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use nimbus_core::{Principal, ROOT_ACCESS_KEY_ID, ROOT_ACCOUNT_ID, ROOT_SECRET_ACCESS_KEY};
 
@@ -46,13 +47,14 @@ impl Credential {
 
 /// Looks up access keys. Implementations must be cheap: this runs on every request.
 pub trait CredentialStore: Send + Sync + 'static {
-    fn lookup(&self, access_key_id: &str) -> Option<Credential>;
+    /// Shared, not copied: the lookup runs on every request.
+    fn lookup(&self, access_key_id: &str) -> Option<Arc<Credential>>;
 }
 
 /// A fixed set of keys: the built-in root key plus configured ones.
 #[derive(Debug, Clone)]
 pub struct StaticCredentials {
-    keys: HashMap<String, Credential>,
+    keys: HashMap<String, Arc<Credential>>,
 }
 
 impl Default for StaticCredentials {
@@ -67,9 +69,9 @@ impl StaticCredentials {
     pub fn new(extra: Vec<Credential>) -> Self {
         let mut keys = HashMap::with_capacity(extra.len() + 1);
         let root = Credential::default_root();
-        keys.insert(root.access_key_id.clone(), root);
+        keys.insert(root.access_key_id.clone(), Arc::new(root));
         for c in extra {
-            keys.insert(c.access_key_id.clone(), c);
+            keys.insert(c.access_key_id.clone(), Arc::new(c));
         }
         StaticCredentials { keys }
     }
@@ -94,7 +96,7 @@ impl StaticCredentials {
 }
 
 impl CredentialStore for StaticCredentials {
-    fn lookup(&self, access_key_id: &str) -> Option<Credential> {
+    fn lookup(&self, access_key_id: &str) -> Option<Arc<Credential>> {
         self.keys.get(access_key_id).cloned()
     }
 }

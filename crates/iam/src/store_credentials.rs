@@ -1,6 +1,7 @@
 //! The credential store the gateway uses: configured keys first, then the access keys
 //! IAM created and the temporary credentials STS issued (read from the store).
 
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 use nimbus_core::{Principal, PrincipalKind};
@@ -104,9 +105,9 @@ impl IamCredentialStore {
 }
 
 impl CredentialStore for IamCredentialStore {
-    fn lookup(&self, access_key_id: &str) -> Option<Credential> {
+    fn lookup(&self, access_key_id: &str) -> Option<Arc<Credential>> {
         self.statics
             .lookup(access_key_id)
-            .or_else(|| self.lookup_in_store(access_key_id))
+            .or_else(|| self.lookup_in_store(access_key_id).map(Arc::new))
     }
 }

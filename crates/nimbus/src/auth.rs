@@ -60,14 +60,14 @@ impl Authenticator<'_> {
             // AWS checks the request's shape before it looks the key up.
             sigv4::validate(&auth, now, expected)?;
             return Err(SigV4Error::UnknownAccessKey {
-                access_key_id: auth.access_key_id.clone(),
+                access_key_id: auth.access_key_id.to_string(),
             });
         };
 
         let validated = sigv4::validate(&auth, now, expected)?;
         if !cred.active {
             return Err(SigV4Error::UnknownAccessKey {
-                access_key_id: auth.access_key_id.clone(),
+                access_key_id: auth.access_key_id.to_string(),
             });
         }
         if let Some(expected_token) = &cred.session_token {
@@ -94,7 +94,7 @@ impl Authenticator<'_> {
         )?;
         Ok(RequestContext {
             account_id: cred.account_id.clone(),
-            region: validated.scope.region,
+            region: validated.scope.region.into_owned(),
             principal: cred.principal.clone(),
             request_id: request_id.to_string(),
         })

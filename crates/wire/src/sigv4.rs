@@ -21,6 +21,7 @@ mod time;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::borrow::Cow;
 
 pub use canonical::{
     canonical_query, canonical_request, canonical_uri, percent_decode, sha256_hex, string_to_sign,
@@ -79,25 +80,28 @@ pub enum AuthLocation {
     Query,
 }
 
-/// `date/region/service/aws4_request`.
+/// `date/region/service/aws4_request`. Borrows from the request where it can: this is
+/// parsed on every request, so it allocates nothing on the common path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialScope {
-    pub date: String,
-    pub region: String,
-    pub service: String,
-    pub terminator: String,
+pub struct CredentialScope<'a> {
+    pub date: Cow<'a, str>,
+    pub region: Cow<'a, str>,
+    pub service: Cow<'a, str>,
+    pub terminator: Cow<'a, str>,
 }
 
-impl CredentialScope {
+impl CredentialScope<'static> {
     pub fn new(date: &str, region: &str, service: &str) -> Self {
         Self {
-            date: date.to_string(),
-            region: region.to_string(),
-            service: service.to_string(),
-            terminator: TERMINATOR.to_string(),
+            date: Cow::Owned(date.to_string()),
+            region: Cow::Owned(region.to_string()),
+            service: Cow::Owned(service.to_string()),
+            terminator: Cow::Borrowed(TERMINATOR),
         }
     }
+}
 
+impl CredentialScope<'_> {
     /// The scope as it appears in the string to sign.
     pub fn as_scope_string(&self) -> String {
         format!(
@@ -107,71 +111,106 @@ impl CredentialScope {
     }
 }
 
-/// What a SigV4 request claims, before any of it is checked.
+/// What a SigV4 request claims, before any of it is checked. Borrows from the request
+/// (presigned values are percent-decoded, so those are owned).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedAuth {
+pub struct SignedAuth<'a> {
     pub location: AuthLocation,
     /// The raw `Authorization` header (for error messages); empty for presigned.
-    pub raw_header: String,
-    pub algorithm: String,
+    pub raw_header: Cow<'a, str>,
+    pub algorithm: Cow<'a, str>,
     /// The raw credential, `AKID/date/region/service/aws4_request`.
-    pub credential: String,
+    pub credential: Cow<'a, str>,
     /// First element of the credential.
-    pub access_key_id: String,
+    pub access_key_id: Cow<'a, str>,
     /// `None` when the credential does not have exactly five elements.
-    pub scope: Option<CredentialScope>,
+    pub scope: Option<CredentialScope<'a>>,
     /// Lowercase header names in the order the client listed them.
-    pub signed_headers: Vec<String>,
+    pub signed_headers: Vec<Cow<'a, str>>,
     /// Hex signature as sent.
-    pub signature: String,
+    pub signature: Cow<'a, str>,
     /// The request time as written (`X-Amz-Date`, or `Date` when `date_from_http_header`).
-    pub date: String,
+    pub date: Cow<'a, str>,
     pub date_from_http_header: bool,
-    pub security_token: Option<String>,
+    pub security_token: Option<Cow<'a, str>>,
     /// Presigned only: `X-Amz-Expires` as written.
-    pub expires: Option<String>,
+    pub expires: Option<Cow<'a, str>>,
     /// Presigned only: `X-Amz-Content-Sha256` from the query.
-    pub query_content_sha256: Option<String>,
+    pub query_content_sha256: Option<Cow<'a, str>>,
 }
 
-impl SignedAuth {
+impl SignedAuth<'_> {
     /// Region of the credential scope, when the credential is well-formed.
     pub fn region(&self) -> Option<&str> {
-        self.scope.as_ref().map(|s| s.region.as_str())
+        self.scope.as_ref().map(|s| s.region.as_ref())
     }
 
     /// Service (signing name) of the credential scope.
     pub fn service(&self) -> Option<&str> {
-        self.scope.as_ref().map(|s| s.service.as_str())
+        self.scope.as_ref().map(|s| s.service.as_ref())
     }
 }
 
 /// Splits the credential into access key and scope; trailing slashes are ignored as
 /// AWS does.
-fn split_credential(credential: &str) -> (String, Option<CredentialScope>) {
+fn split_credential(credential: &str) -> (Cow<'_, str>, Option<CredentialScope<'_>>) {
     let trimmed = credential.trim_end_matches('/');
-    let parts: Vec<&str> = trimmed.split('/').collect();
-    let access_key_id = parts.first().copied().unwrap_or_default().to_string();
-    let scope = match parts.as_slice() {
-        [_, date, region, service, terminator] => Some(CredentialScope {
-            date: (*date).to_string(),
-            region: (*region).to_string(),
-            service: (*service).to_string(),
-            terminator: (*terminator).to_string(),
+    let mut parts = trimmed.split('/');
+    let access_key_id = Cow::Borrowed(parts.next().unwrap_or_default());
+    let mut scope_parts = [""; 4];
+    let mut n = 0;
+    for part in parts {
+        if let Some(slot) = scope_parts.get_mut(n) {
+            *slot = part;
+        }
+        n += 1;
+    }
+    let scope = match (n, scope_parts) {
+        (4, [date, region, service, terminator]) => Some(CredentialScope {
+            date: Cow::Borrowed(date),
+            region: Cow::Borrowed(region),
+            service: Cow::Borrowed(service),
+            terminator: Cow::Borrowed(terminator),
         }),
         _ => None,
     };
     (access_key_id, scope)
 }
 
+/// Owned copies for values that had to be decoded.
+fn own_credential(credential: &str) -> (Cow<'static, str>, Option<CredentialScope<'static>>) {
+    let (akid, scope) = split_credential(credential);
+    let scope = scope.map(|s| CredentialScope {
+        date: Cow::Owned(s.date.into_owned()),
+        region: Cow::Owned(s.region.into_owned()),
+        service: Cow::Owned(s.service.into_owned()),
+        terminator: Cow::Owned(s.terminator.into_owned()),
+    });
+    (Cow::Owned(akid.into_owned()), scope)
+}
+
 fn header_str<'a>(req: &'a AwsRequest, name: &str) -> Option<&'a str> {
     req.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn split_signed_headers(s: &str) -> Vec<String> {
+fn split_signed_headers(s: &str) -> Vec<Cow<'_, str>> {
     s.split(';')
-        .map(|h| h.trim().to_ascii_lowercase())
+        .map(str::trim)
         .filter(|h| !h.is_empty())
+        .map(|h| {
+            if h.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(h.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(h)
+            }
+        })
+        .collect()
+}
+
+fn own_signed_headers(s: &str) -> Vec<Cow<'static, str>> {
+    split_signed_headers(s)
+        .into_iter()
+        .map(|h| Cow::Owned(h.into_owned()))
         .collect()
 }
 
@@ -180,9 +219,16 @@ fn split_signed_headers(s: &str) -> Vec<String> {
 /// `Ok(None)`: the request carries no SigV4 authentication at all (no `Authorization`
 /// header starting with `AWS4-` and no `X-Amz-Algorithm`/`X-Amz-Credential`/
 /// `X-Amz-Signature` query parameter); the caller decides whether that is allowed.
-pub fn parse(req: &AwsRequest) -> Result<Option<SignedAuth>, SigV4Error> {
+pub fn parse(req: &AwsRequest) -> Result<Option<SignedAuth<'_>>, SigV4Error> {
     if let Some(raw) = req.headers.get(HEADER_AUTHORIZATION) {
-        let auth = String::from_utf8_lossy(raw.as_bytes());
+        let Ok(auth) = raw.to_str() else {
+            // Not visible ASCII: AWS answers as for any header it cannot make sense of.
+            let auth = String::from_utf8_lossy(raw.as_bytes()).into_owned();
+            if !auth.trim_start().starts_with("AWS4-") {
+                return Ok(None);
+            }
+            return parse_header(req, auth.trim()).map(|a| Some(into_owned(a)));
+        };
         if !auth.trim_start().starts_with("AWS4-") {
             return Ok(None);
         }
@@ -191,7 +237,35 @@ pub fn parse(req: &AwsRequest) -> Result<Option<SignedAuth>, SigV4Error> {
     parse_query(req)
 }
 
-fn parse_header(req: &AwsRequest, auth: &str) -> Result<SignedAuth, SigV4Error> {
+fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+/// A `SignedAuth` that no longer borrows (the header had to be decoded lossily).
+fn into_owned(a: SignedAuth<'_>) -> SignedAuth<'static> {
+    SignedAuth {
+        location: a.location,
+        raw_header: own(a.raw_header),
+        algorithm: own(a.algorithm),
+        credential: own(a.credential),
+        access_key_id: own(a.access_key_id),
+        scope: a.scope.map(|s| CredentialScope {
+            date: own(s.date),
+            region: own(s.region),
+            service: own(s.service),
+            terminator: own(s.terminator),
+        }),
+        signed_headers: a.signed_headers.into_iter().map(own).collect(),
+        signature: own(a.signature),
+        date: own(a.date),
+        date_from_http_header: a.date_from_http_header,
+        security_token: a.security_token.map(own),
+        expires: a.expires.map(own),
+        query_content_sha256: a.query_content_sha256.map(own),
+    }
+}
+
+fn parse_header<'a>(req: &'a AwsRequest, auth: &'a str) -> Result<SignedAuth<'a>, SigV4Error> {
     let (algorithm, rest) = match auth.split_once([' ', '\t']) {
         Some((a, r)) => (a, r),
         None => (auth, ""),
@@ -242,27 +316,27 @@ fn parse_header(req: &AwsRequest, auth: &str) -> Result<SignedAuth, SigV4Error> 
     let credential = credential.unwrap_or_default();
     let (access_key_id, scope) = split_credential(credential);
     let (date, date_from_http_header) = match amz_date {
-        Some(d) => (d.trim().to_string(), false),
-        None => (http_date.unwrap_or_default().trim().to_string(), true),
+        Some(d) => (d.trim(), false),
+        None => (http_date.unwrap_or_default().trim(), true),
     };
     Ok(SignedAuth {
         location: AuthLocation::Header,
-        raw_header: auth.to_string(),
-        algorithm: algorithm.to_string(),
-        credential: credential.to_string(),
+        raw_header: Cow::Borrowed(auth),
+        algorithm: Cow::Borrowed(algorithm),
+        credential: Cow::Borrowed(credential),
         access_key_id,
         scope,
         signed_headers: split_signed_headers(signed_headers.unwrap_or_default()),
-        signature: signature.unwrap_or_default().to_string(),
-        date,
+        signature: Cow::Borrowed(signature.unwrap_or_default()),
+        date: Cow::Borrowed(date),
         date_from_http_header,
-        security_token: header_str(req, HEADER_X_AMZ_SECURITY_TOKEN).map(str::to_string),
+        security_token: header_str(req, HEADER_X_AMZ_SECURITY_TOKEN).map(Cow::Borrowed),
         expires: None,
         query_content_sha256: None,
     })
 }
 
-fn parse_query(req: &AwsRequest) -> Result<Option<SignedAuth>, SigV4Error> {
+fn parse_query(req: &AwsRequest) -> Result<Option<SignedAuth<'static>>, SigV4Error> {
     if req.query.is_empty() || !req.query.contains("X-Amz-") {
         return Ok(None);
     }
@@ -315,30 +389,30 @@ fn parse_query(req: &AwsRequest) -> Result<Option<SignedAuth>, SigV4Error> {
             "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.".to_string(),
         ));
     };
-    let (access_key_id, scope) = split_credential(&credential);
+    let (access_key_id, scope) = own_credential(&credential);
     Ok(Some(SignedAuth {
         location: AuthLocation::Query,
-        raw_header: String::new(),
-        algorithm,
+        raw_header: Cow::Borrowed(""),
+        algorithm: Cow::Owned(algorithm),
         access_key_id,
         scope,
-        credential,
-        signed_headers: split_signed_headers(&signed_headers),
-        signature,
-        date,
+        credential: Cow::Owned(credential),
+        signed_headers: own_signed_headers(&signed_headers),
+        signature: Cow::Owned(signature),
+        date: Cow::Owned(date),
         date_from_http_header: false,
-        security_token: token,
-        expires: Some(expires),
-        query_content_sha256: content_sha,
+        security_token: token.map(Cow::Owned),
+        expires: Some(Cow::Owned(expires)),
+        query_content_sha256: content_sha.map(Cow::Owned),
     }))
 }
 
 /// What [`validate`] established.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Validated {
+pub struct Validated<'a> {
     /// The request time.
     pub time: AmzDate,
-    pub scope: CredentialScope,
+    pub scope: CredentialScope<'a>,
 }
 
 /// Regions are checked for shape only: nimbus serves whatever region the client names
@@ -355,11 +429,11 @@ pub fn is_valid_region(region: &str) -> bool {
 ///
 /// `expected_services` are the signing names the routed service accepts (e.g.
 /// `["dynamodb"]` for DynamoDB and DynamoDB Streams); the first is named in the error.
-pub fn validate(
-    auth: &SignedAuth,
+pub fn validate<'a>(
+    auth: &SignedAuth<'a>,
     now: AmzDate,
     expected_services: &[&str],
-) -> Result<Validated, SigV4Error> {
+) -> Result<Validated<'a>, SigV4Error> {
     let presigned = auth.location == AuthLocation::Query;
 
     // 1. Date format.
@@ -376,7 +450,7 @@ pub fn validate(
                     .to_string(),
             ))
         }
-        None => return Err(SigV4Error::InvalidDate(auth.date.clone())),
+        None => return Err(SigV4Error::InvalidDate(auth.date.to_string())),
     };
 
     // 2. Clock skew, or presigned expiry.
@@ -434,7 +508,7 @@ pub fn validate(
                 "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"".to_string(),
             ));
         }
-        return Err(SigV4Error::UnsupportedAlgorithm(auth.algorithm.clone()));
+        return Err(SigV4Error::UnsupportedAlgorithm(auth.algorithm.to_string()));
     }
 
     // 5. Credential shape.
@@ -457,7 +531,7 @@ pub fn validate(
             scope.region
         ));
     }
-    if !expected_services.is_empty() && !expected_services.contains(&scope.service.as_str()) {
+    if !expected_services.is_empty() && !expected_services.contains(&scope.service.as_ref()) {
         problems.push(format!(
             "Credential should be scoped to correct service: '{}'.",
             expected_services.first().copied().unwrap_or_default()
@@ -470,7 +544,7 @@ pub fn validate(
         ));
     }
     let date_stamp = time.date_stamp();
-    if scope.date != date_stamp {
+    if *scope.date != *date_stamp {
         problems.push(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{}'.",
             scope.date,
@@ -487,7 +561,7 @@ pub fn validate(
 /// The payload hash the client must have signed.
 fn payload_hash(
     req: &AwsRequest,
-    auth: &SignedAuth,
+    auth: &SignedAuth<'_>,
     uri: UriEncoding,
 ) -> Result<String, SigV4Error> {
     let s3 = uri == UriEncoding::Single;
@@ -499,7 +573,8 @@ fn payload_hash(
     let claimed = match auth.location {
         AuthLocation::Query => auth
             .query_content_sha256
-            .clone()
+            .as_deref()
+            .map(str::to_string)
             .or_else(|| header_str(req, HEADER_X_AMZ_CONTENT_SHA256).map(str::to_string)),
         AuthLocation::Header => header_str(req, HEADER_X_AMZ_CONTENT_SHA256).map(str::to_string),
     };
@@ -524,8 +599,8 @@ fn payload_hash(
 /// Step 4: recomputes the signature with `secret` and compares in constant time.
 pub fn verify_signature(
     req: &AwsRequest,
-    auth: &SignedAuth,
-    validated: &Validated,
+    auth: &SignedAuth<'_>,
+    validated: &Validated<'_>,
     secret: &str,
     cache: &SigningKeyCache,
 ) -> Result<(), SigV4Error> {
@@ -546,7 +621,7 @@ pub fn verify_signature(
     let time_text = if auth.date_from_http_header {
         validated.time.to_basic()
     } else {
-        auth.date.clone()
+        auth.date.to_string()
     };
     let sts = string_to_sign(&time_text, &validated.scope.as_scope_string(), &canonical);
     let key = cache.get(
@@ -555,12 +630,13 @@ pub fn verify_signature(
         &validated.scope.region,
         &validated.scope.service,
     );
-    let provided = hex::decode(&auth.signature).unwrap_or_default();
+    let mut provided = [0u8; 32];
+    let decoded = hex::decode_to_slice(auth.signature.as_bytes(), &mut provided).is_ok();
     let ok = match Hmac::<Sha256>::new_from_slice(&key) {
         Ok(mut mac) => {
             mac.update(sts.as_bytes());
             // `verify_slice` compares in constant time.
-            provided.len() == 32 && mac.verify_slice(&provided).is_ok()
+            decoded && mac.verify_slice(&provided).is_ok()
         }
         Err(_) => false,
     };
@@ -568,10 +644,10 @@ pub fn verify_signature(
         Ok(())
     } else {
         Err(SigV4Error::SignatureMismatch {
-            access_key_id: auth.access_key_id.clone(),
+            access_key_id: auth.access_key_id.to_string(),
             canonical_request: canonical,
             string_to_sign: sts,
-            signature_provided: auth.signature.clone(),
+            signature_provided: auth.signature.to_string(),
         })
     }
 }

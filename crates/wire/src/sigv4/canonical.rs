@@ -10,6 +10,7 @@
 
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// SHA-256 of the empty string, the payload hash of every body-less request.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -168,12 +169,13 @@ fn push_trimmed(value: &[u8], out: &mut String) {
 
 /// `name:value\n` for each signed header (lowercase names, in the order given); the
 /// values of a repeated header are joined with `,`.
-pub fn canonical_headers(headers: &HeaderMap, signed: &[String], out: &mut String) {
+pub fn canonical_headers<S: AsRef<str>>(headers: &HeaderMap, signed: &[S], out: &mut String) {
     for name in signed {
+        let name = name.as_ref();
         out.push_str(name);
         out.push(':');
         let mut first = true;
-        for v in headers.get_all(name.as_str()) {
+        for v in headers.get_all(name) {
             if !first {
                 out.push(',');
             }
@@ -194,7 +196,7 @@ pub struct CanonicalInput<'a> {
     pub exclude_query_param: Option<&'a str>,
     pub headers: &'a HeaderMap,
     /// Lowercase, `;`-separated as in the `SignedHeaders` parameter.
-    pub signed_headers: &'a [String],
+    pub signed_headers: &'a [Cow<'a, str>],
     pub payload_hash: &'a str,
     pub uri_encoding: UriEncoding,
 }
@@ -210,7 +212,12 @@ pub fn canonical_request(input: &CanonicalInput<'_>) -> String {
     out.push('\n');
     canonical_headers(input.headers, input.signed_headers, &mut out);
     out.push('\n');
-    out.push_str(&input.signed_headers.join(";"));
+    for (i, h) in input.signed_headers.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(h);
+    }
     out.push('\n');
     out.push_str(input.payload_hash);
     out

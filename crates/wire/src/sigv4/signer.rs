@@ -3,6 +3,7 @@
 
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
+use std::borrow::Cow;
 
 use super::canonical::{
     canonical_request, sha256_hex, string_to_sign, uri_encode, CanonicalInput, UriEncoding,
@@ -121,11 +122,11 @@ pub fn sign_request(
         );
     }
 
-    let mut signed: Vec<String> = headers
+    let mut signed: Vec<Cow<str>> = headers
         .keys()
         .map(HeaderName::as_str)
         .filter(|n| !UNSIGNED_HEADERS.contains(n))
-        .map(str::to_string)
+        .map(|n| Cow::Owned(n.to_string()))
         .collect();
     signed.sort();
     signed.dedup();
@@ -232,7 +233,7 @@ pub fn presign_query(
         raw_query: &query,
         exclude_query_param: None,
         headers: &headers,
-        signed_headers: &["host".to_string()],
+        signed_headers: &[Cow::Borrowed("host")],
         payload_hash: &payload,
         uri_encoding,
     });

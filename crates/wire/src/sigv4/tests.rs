@@ -315,7 +315,7 @@ fn presigned_limits() {
             b"",
         );
         let auth = parse(&req).unwrap().unwrap();
-        validate(&auth, now, &["s3"])
+        validate(&auth, now, &["s3"]).map(|_| ())
     };
     assert!(check("604800").is_ok());
     assert_eq!(
@@ -456,7 +456,8 @@ fn round_trip_with_session_token_and_query_service() {
     );
     assert!(auth
         .signed_headers
-        .contains(&"x-amz-security-token".to_string()));
+        .iter()
+        .any(|h| h == "x-amz-security-token"));
     let v = validate(
         &auth,
         AmzDate::parse_basic("20261126T000000Z").unwrap(),
@@ -563,7 +564,7 @@ fn validation_errors_in_aws_order() {
     let now = AmzDate::parse_basic("20261126T001500Z").unwrap();
     let run = |auth: &str, date: &str| {
         let req = with_auth(auth, &[("x-amz-date", date)]);
-        validate(&parse(&req).unwrap().unwrap(), now, &["dynamodb"])
+        validate(&parse(&req).unwrap().unwrap(), now, &["dynamodb"]).map(|_| ())
     };
     assert!(run(GOOD_AUTH, "20261126T001000Z").is_ok());
 
