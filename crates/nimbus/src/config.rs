@@ -31,6 +31,11 @@ pub enum SyncMode {
     None,
 }
 
+/// DynamoDB's TTL sweeper interval: default, and the accepted range (10 ms to 1 day).
+pub const DEFAULT_TTL_SWEEP_INTERVAL_MS: u64 = 1_000;
+const MIN_TTL_SWEEP_INTERVAL_MS: u64 = 10;
+const MAX_TTL_SWEEP_INTERVAL_MS: u64 = 86_400_000;
+
 /// `nimbus up` options. Every one is optional here: unset ones come from the config
 /// file or the defaults.
 #[derive(Debug, Clone, Default, Args)]
@@ -82,6 +87,11 @@ pub struct UpArgs {
     /// Tokio worker threads [default: 2].
     #[arg(long, env = "NIMBUS_WORKER_THREADS", value_name = "N")]
     pub worker_threads: Option<usize>,
+
+    /// How often DynamoDB looks for items whose TTL has passed, in milliseconds
+    /// [default: 1000]. AWS deletes expired items within days; nimbus within about this.
+    #[arg(long, env = "NIMBUS_TTL_SWEEP_INTERVAL_MS", value_name = "MS")]
+    pub ttl_sweep_interval_ms: Option<u64>,
 }
 
 /// One `[[credentials]]` table of the config file.
@@ -102,6 +112,7 @@ pub struct FileConfig {
     pub in_memory: Option<bool>,
     pub sync: Option<SyncMode>,
     pub worker_threads: Option<usize>,
+    pub ttl_sweep_interval_ms: Option<u64>,
     #[serde(default)]
     pub credentials: Vec<FileCredential>,
 }
@@ -120,6 +131,8 @@ pub struct Config {
     pub storage: Storage,
     pub sync: SyncMode,
     pub worker_threads: usize,
+    /// DynamoDB TTL sweeper interval.
+    pub ttl_sweep_interval_ms: u64,
     /// Configured credentials (without the built-in root key).
     pub credentials: Vec<Credential>,
     /// The config file that was read, if any.
@@ -290,11 +303,22 @@ pub fn resolve(
         }
     }
 
+    let ttl_sweep_interval_ms = args
+        .ttl_sweep_interval_ms
+        .or(file.ttl_sweep_interval_ms)
+        .unwrap_or(DEFAULT_TTL_SWEEP_INTERVAL_MS);
+    if !(MIN_TTL_SWEEP_INTERVAL_MS..=MAX_TTL_SWEEP_INTERVAL_MS).contains(&ttl_sweep_interval_ms) {
+        bail!(
+            "ttl sweep interval must be {MIN_TTL_SWEEP_INTERVAL_MS}..={MAX_TTL_SWEEP_INTERVAL_MS} ms, not {ttl_sweep_interval_ms}"
+        );
+    }
+
     Ok(Config {
         bind,
         storage,
         sync,
         worker_threads,
+        ttl_sweep_interval_ms,
         credentials,
         config_file,
     })
@@ -407,6 +431,31 @@ mod tests {
         };
         let c = resolve(&args, Some(("/f".into(), mem_file)), &dirs()).unwrap();
         assert_eq!(c.storage, Storage::Dir("/x".into()));
+    }
+
+    #[test]
+    fn ttl_sweep_interval_resolves_and_is_bounded() {
+        let none = resolve(&UpArgs::default(), None, &dirs()).unwrap();
+        assert_eq!(none.ttl_sweep_interval_ms, DEFAULT_TTL_SWEEP_INTERVAL_MS);
+        let file = parse_file("ttl_sweep_interval_ms = 250").unwrap();
+        let c = resolve(
+            &UpArgs::default(),
+            Some(("/f".into(), file.clone())),
+            &dirs(),
+        )
+        .unwrap();
+        assert_eq!(c.ttl_sweep_interval_ms, 250);
+        let args = UpArgs {
+            ttl_sweep_interval_ms: Some(50),
+            ..Default::default()
+        };
+        let c = resolve(&args, Some(("/f".into(), file)), &dirs()).unwrap();
+        assert_eq!(c.ttl_sweep_interval_ms, 50);
+        let zero = UpArgs {
+            ttl_sweep_interval_ms: Some(0),
+            ..Default::default()
+        };
+        assert!(resolve(&zero, None, &dirs()).is_err());
     }
 
     #[test]

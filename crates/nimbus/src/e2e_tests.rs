@@ -42,7 +42,7 @@ async fn start(loopback: bool) -> Server {
         key_cache: SigningKeyCache::default(),
         clock: clock.clone(),
         store: store.clone(),
-        services: Services::new(store.clone(), clock),
+        services: Services::new(store.clone(), clock, Default::default()),
         request_ids: RequestIds::new(),
     });
     creds.attach(store.db().await.unwrap());

@@ -1,4 +1,4 @@
-//! `GET /_nimbus/health`: version, every service and its state, the store.
+//! `GET /_nimbus/health`: version, every service and its state, the store, the event bus.
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
@@ -48,13 +48,18 @@ pub fn body(state: &AppState) -> Value {
             store.insert("error".into(), json!(e));
         }
     }
-    json!({
+    let mut body = json!({
         "version": state.version,
         "uptime_ms": state.started.elapsed().as_millis() as u64,
         "loopback": state.loopback,
         "services": services,
         "store": store,
-    })
+    });
+    // The event bus: appends, and per consumer delivered/retries/failures/lag.
+    if let (Some(events), Some(obj)) = (state.services.bus_metrics(), body.as_object_mut()) {
+        obj.insert("events".into(), events);
+    }
+    body
 }
 
 pub fn response(state: &AppState) -> AwsResponse {

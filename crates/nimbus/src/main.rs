@@ -29,7 +29,7 @@ use nimbus_wire::sigv4::SigningKeyCache;
 
 use crate::config::{Config, Dirs, Storage, UpArgs};
 use crate::gateway::{AppState, RequestIds};
-use crate::services::Services;
+use crate::services::{ServiceOptions, Services};
 use crate::store::StoreHandle;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -158,7 +158,13 @@ async fn run(cfg: Config, creds: StaticCredentials, started: Instant) -> anyhow:
         key_cache: SigningKeyCache::default(),
         clock: clock.clone(),
         store: store.clone(),
-        services: Services::new(store.clone(), clock),
+        services: Services::new(
+            store.clone(),
+            clock,
+            ServiceOptions {
+                ttl_sweep_interval_ms: cfg.ttl_sweep_interval_ms,
+            },
+        ),
         request_ids: RequestIds::new(),
     });
     // Keys created through IAM (and STS sessions) live in the store.

@@ -1,7 +1,13 @@
-//! The services behind the gateway, created on first use (startup stays instant).
-//! Adding a service is one arm in [`Services::dispatch`] and one in [`Services::state`].
+//! The services behind the gateway. The listener never waits for them: the store opens
+//! in the background, and DynamoDB (with the event bus and its background work: stream
+//! retention, TTL sweeper, replication) is created as soon as the store is open, not on
+//! the first request, so background work runs even on an idle node. Adding a service is
+//! one arm in [`Services::dispatch`] and one in [`Services::state`].
+
+use std::sync::Arc;
 
 use nimbus_core::{RequestContext, SharedClock};
+use nimbus_dynamodb::ops::streams::StreamsConfig;
 use nimbus_dynamodb::ops::DynamoDb;
 use nimbus_iam::{Iam, IamState, Sts};
 use nimbus_wire::{AwsError, AwsRequest, AwsResponse};
@@ -32,27 +38,112 @@ impl ServiceState {
 pub struct Services {
     store: StoreHandle,
     clock: SharedClock,
-    dynamodb: OnceCell<DynamoDb>,
+    /// Shared with the task that creates DynamoDB once the store is open.
+    dynamodb: Arc<OnceCell<DynamoDb>>,
     iam: OnceCell<IamState>,
+    streams: StreamsConfig,
+    options: ServiceOptions,
+}
+
+/// Operator settings the services take from the configuration.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// DynamoDB's TTL sweeper interval.
+    pub ttl_sweep_interval_ms: u64,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            ttl_sweep_interval_ms: crate::config::DEFAULT_TTL_SWEEP_INTERVAL_MS,
+        }
+    }
 }
 
 /// How long shutdown waits for DynamoDB background jobs (index backfills, table purges)
 /// to reach a stopping point; unfinished ones resume on the next start.
 const BACKGROUND_JOBS_GRACE_MS: u64 = 5_000;
 
+/// Environment variable: DynamoDB Streams shard rollover period in milliseconds (AWS:
+/// about 4 hours). For tests that want to see shards roll over.
+pub const ENV_STREAM_SHARD_PERIOD_MS: &str = "NIMBUS_DDB_STREAM_SHARD_PERIOD_MS";
+
+/// The streams timing: AWS's, with the shard period from the environment if set.
+fn streams_config_from_env() -> StreamsConfig {
+    let mut cfg = StreamsConfig::default();
+    if let Some(ms) = std::env::var(ENV_STREAM_SHARD_PERIOD_MS)
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|ms| *ms >= 1_000)
+    {
+        cfg.shard_period_ms = ms;
+    }
+    cfg
+}
+
 impl Services {
-    pub fn new(store: StoreHandle, clock: SharedClock) -> Self {
-        Services {
+    /// Creates the services; inside a Tokio runtime, DynamoDB and its background work
+    /// start as soon as the store is open.
+    pub fn new(store: StoreHandle, clock: SharedClock, options: ServiceOptions) -> Self {
+        let services = Services {
             store,
             clock,
-            dynamodb: OnceCell::new(),
+            dynamodb: Arc::new(OnceCell::new()),
             iam: OnceCell::new(),
+            streams: streams_config_from_env(),
+            options,
+        };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (store, clock, cell, cfg, options) = (
+                services.store.clone(),
+                services.clock.clone(),
+                services.dynamodb.clone(),
+                services.streams.clone(),
+                services.options.clone(),
+            );
+            rt.spawn(async move {
+                // A store that fails to open stops nimbus elsewhere; nothing to do here.
+                if let Ok(db) = store.db().await {
+                    let _ = cell
+                        .get_or_try_init(|| async {
+                            Ok::<_, ()>(Self::make_dynamodb(db, clock, cfg, &options))
+                        })
+                        .await;
+                }
+            });
         }
+        services
+    }
+
+    /// DynamoDB over `db` with its background work started. It creates the process's
+    /// event bus (`DynamoDb::bus`); later services share that one.
+    fn make_dynamodb(
+        db: nimbus_store::Db,
+        clock: SharedClock,
+        cfg: StreamsConfig,
+        options: &ServiceOptions,
+    ) -> DynamoDb {
+        let ttl = nimbus_dynamodb::ops::ttl::SweepConfig {
+            interval_ms: options.ttl_sweep_interval_ms,
+            ..Default::default()
+        };
+        let svc = DynamoDb::new(db, clock)
+            .with_streams_config(cfg)
+            .with_ttl_config(ttl);
+        svc.start_background();
+        svc
+    }
+
+    /// The event bus's counters (`None` until the store is open).
+    pub fn bus_metrics(&self) -> Option<serde_json::Value> {
+        self.dynamodb.get().map(|d| d.bus().metrics())
     }
 
     pub fn state(&self, service: ServiceId) -> ServiceState {
         match service {
-            ServiceId::DynamoDb | ServiceId::Sts | ServiceId::Iam => ServiceState::Running,
+            ServiceId::DynamoDb | ServiceId::DynamoDbStreams | ServiceId::Sts | ServiceId::Iam => {
+                ServiceState::Running
+            }
             _ => ServiceState::Unavailable,
         }
     }
@@ -71,7 +162,12 @@ impl Services {
         self.dynamodb
             .get_or_try_init(|| async {
                 let db = self.store.db().await.map_err(Self::store_unavailable)?;
-                Ok(DynamoDb::new(db, self.clock.clone()))
+                Ok(Self::make_dynamodb(
+                    db,
+                    self.clock.clone(),
+                    self.streams.clone(),
+                    &self.options,
+                ))
             })
             .await
     }
@@ -105,6 +201,10 @@ impl Services {
                 Ok(svc) => nimbus_model::dynamodb::dispatch(svc, ctx, req).await,
                 Err(e) => fail(e),
             },
+            ServiceId::DynamoDbStreams => match self.dynamodb().await {
+                Ok(svc) => nimbus_model::dynamodbstreams::dispatch(svc, ctx, req).await,
+                Err(e) => fail(e),
+            },
             ServiceId::Sts => match self.iam_state().await {
                 Ok(state) => nimbus_model::sts::dispatch(&Sts::new(state.clone()), ctx, req).await,
                 Err(e) => fail(e),
@@ -120,6 +220,11 @@ impl Services {
     /// Lets background work reach a stopping point before the store closes.
     pub async fn shutdown(&self) {
         if let Some(ddb) = self.dynamodb.get() {
+            if !ddb.stop_background(BACKGROUND_JOBS_GRACE_MS).await {
+                tracing::warn!(
+                    "DynamoDB background loops or event consumers still running at shutdown"
+                );
+            }
             if !ddb.wait_for_background_jobs(BACKGROUND_JOBS_GRACE_MS).await {
                 tracing::warn!("DynamoDB background jobs still running at shutdown; they resume on the next start");
             }

@@ -59,6 +59,17 @@ pub enum DynamoDbError {
     TableAlreadyExists(String),
     #[error("{0}")]
     TableInUse(String),
+    /// `DuplicateItemException` (PartiQL INSERT of an existing key).
+    #[error("{0}")]
+    DuplicateItem(String),
+    #[error("{0}")]
+    BackupInUse(String),
+    #[error("{0}")]
+    ContinuousBackupsUnavailable(String),
+    #[error("{0}")]
+    PointInTimeRecoveryUnavailable(String),
+    #[error("{0}")]
+    InvalidRestoreTime(String),
     /// `SerializationException`: the body is not the JSON shape the operation takes.
     #[error("{0}")]
     Serialization(String),
@@ -94,6 +105,11 @@ impl DynamoDbError {
             Self::TableNotFound(_) => "TableNotFoundException",
             Self::TableAlreadyExists(_) => "TableAlreadyExistsException",
             Self::TableInUse(_) => "TableInUseException",
+            Self::DuplicateItem(_) => "DuplicateItemException",
+            Self::BackupInUse(_) => "BackupInUseException",
+            Self::ContinuousBackupsUnavailable(_) => "ContinuousBackupsUnavailableException",
+            Self::PointInTimeRecoveryUnavailable(_) => "PointInTimeRecoveryUnavailableException",
+            Self::InvalidRestoreTime(_) => "InvalidRestoreTimeException",
             Self::Serialization(_) => "SerializationException",
             Self::UnknownOperation(_) => "UnknownOperationException",
             Self::Internal(_) | Self::Store(_) => "InternalServerError",

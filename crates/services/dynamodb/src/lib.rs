@@ -15,6 +15,7 @@ pub mod expr;
 pub mod keycodec;
 pub mod number;
 pub mod ops;
+pub mod partiql;
 pub mod size;
 pub mod value;
 

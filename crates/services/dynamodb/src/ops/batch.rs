@@ -320,6 +320,7 @@ pub async fn batch_write_item(
                 Ok(part)
             })
             .await?;
+        svc.notify_bus();
         usage.merge(part);
     }
     Ok(BatchWriteItemOutput {

@@ -186,12 +186,42 @@ pub struct PitrMeta {
     pub recovery_period_days: u32,
 }
 
-/// One replica of a global table (version 2019.11.21), owned by `replication`.
+/// How a table restored from a backup or a point in time came to be (`RestoreSummary`),
+/// owned by `backups` and `pitr`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreMeta {
+    pub source_backup_arn: Option<String>,
+    pub source_table_arn: Option<String>,
+    /// The point in time (or the backup's creation time) the data reflects.
+    pub restore_ms: i64,
+    pub in_progress: bool,
+}
+
+/// One replica of a global table (version 2019.11.21), owned by `replication`.
+/// Every member table stores the whole group (itself included), in creation order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaMeta {
     pub region: String,
     /// `CREATING`, `ACTIVE`, `DELETING`, ...
     pub status: String,
+    /// When this member joined the group (0 for the table the group grew from).
+    #[serde(default)]
+    pub created_ms: i64,
+    /// The region whose UpdateTable created this member (AWS's 24-hour source rule).
+    #[serde(default)]
+    pub source_region: Option<String>,
+    /// `ProvisionedThroughputOverride.ReadCapacityUnits`.
+    #[serde(default)]
+    pub read_units_override: Option<i64>,
+    /// `OnDemandThroughputOverride.MaxReadRequestUnits`.
+    #[serde(default)]
+    pub max_read_units_override: Option<i64>,
+    /// `TableClassOverride`.
+    #[serde(default)]
+    pub table_class_override: Option<String>,
+    /// Per-index overrides: (index name, read units, max read request units).
+    #[serde(default)]
+    pub index_overrides: Vec<(String, Option<i64>, Option<i64>)>,
 }
 
 /// Everything that defines a table.
@@ -235,6 +265,9 @@ pub struct TableMeta {
     pub ttl: Option<TtlMeta>,
     #[serde(default)]
     pub pitr: Option<PitrMeta>,
+    /// Set on tables created by a restore.
+    #[serde(default)]
+    pub restore: Option<RestoreMeta>,
     /// Every region of the global table, this one included; empty for a plain table.
     #[serde(default)]
     pub replicas: Vec<ReplicaMeta>,
@@ -335,6 +368,8 @@ pub fn save_table(txn: &mut dyn WriteTxn, meta: &TableMeta) -> Result<(), Dynamo
     };
     counters.version = meta.version;
     txn.put(&ckey, &counters.encode())?;
+    // A newly enabled stream joins the stream registry in the same transaction.
+    crate::ops::streams::on_table_saved(txn, meta)?;
     Ok(())
 }
 
@@ -525,6 +560,7 @@ pub(crate) mod tests {
             tags: vec![],
             ttl: None,
             pitr: None,
+            restore: None,
             replicas: Vec::new(),
             created_ms: 1_700_000_000_000,
             status: Status::Active,

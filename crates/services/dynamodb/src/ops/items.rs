@@ -209,7 +209,8 @@ async fn run_single(
     mode: CapacityMode,
 ) -> Result<(Option<Item>, Option<Item>, Option<ConsumedCapacity>), DynamoDbError> {
     let cx = ChangeCtx::user(svc.now_millis());
-    svc.db()
+    let out = svc
+        .db()
         .write(move |txn| {
             let ev = match w.evaluate(txn)? {
                 Ok(ev) => ev,
@@ -229,7 +230,10 @@ async fn run_single(
             };
             Ok((ev.old, new, consumed))
         })
-        .await
+        .await;
+    // Consumers of stream records (replication) may have something new.
+    svc.notify_bus();
+    out
 }
 
 fn check_put_size(item: &Item) -> Result<(), DynamoDbError> {
@@ -647,6 +651,7 @@ pub(crate) mod test_support {
             tags: vec![],
             ttl: None,
             pitr: None,
+            restore: None,
             replicas: Vec::new(),
             created_ms: 1_700_000_000_000,
             status: Status::Active,

@@ -44,6 +44,18 @@ pub enum Job {
         /// Last item key processed.
         cursor: Option<Vec<u8>>,
     },
+    /// Copy a global table member's items into a new member (`replication::copy_step`),
+    /// then mark it ACTIVE.
+    ReplicaCopy {
+        account: String,
+        name: String,
+        source_region: String,
+        source_key_id: [u8; 16],
+        target_region: String,
+        target_key_id: [u8; 16],
+        /// Last source item key copied.
+        cursor: Option<Vec<u8>>,
+    },
 }
 
 impl Job {
@@ -70,7 +82,6 @@ pub fn put_job(txn: &mut dyn WriteTxn, job: &Job) -> Result<[u8; 16], DynamoDbEr
 pub struct JobRunner {
     db: Db,
     cache: Arc<TableCache>,
-    #[allow(dead_code)]
     clock: SharedClock,
     running: AtomicUsize,
     permits: Arc<Semaphore>,
@@ -171,9 +182,10 @@ impl JobRunner {
 
     async fn run(&self, id: [u8; 16]) -> Result<(), DynamoDbError> {
         loop {
+            let now_ms = self.clock.now_millis();
             let step = self
                 .db
-                .write(move |txn| -> Result<Step, DynamoDbError> { run_step(txn, &id) })
+                .write(move |txn| -> Result<Step, DynamoDbError> { run_step(txn, &id, now_ms) })
                 .await?;
             match step {
                 Step::More => tokio::task::yield_now().await,
@@ -188,7 +200,7 @@ impl JobRunner {
 }
 
 /// One bounded step of a job, in one transaction.
-fn run_step(txn: &mut dyn WriteTxn, id: &[u8; 16]) -> Result<Step, DynamoDbError> {
+fn run_step(txn: &mut dyn WriteTxn, id: &[u8; 16], now_ms: i64) -> Result<Step, DynamoDbError> {
     let jkey = layout::job_key(id);
     let Some(raw) = txn.get(&jkey)? else {
         return Ok(Step::Done);
@@ -312,6 +324,42 @@ fn run_step(txn: &mut dyn WriteTxn, id: &[u8; 16]) -> Result<Step, DynamoDbError
                 key_id,
                 index_id,
                 cursor: last,
+            };
+            txn.put(&jkey, &job.to_bytes()?)?;
+            Ok(Step::More)
+        }
+        Job::ReplicaCopy {
+            account,
+            name,
+            source_region,
+            source_key_id,
+            target_region,
+            target_key_id,
+            cursor,
+        } => {
+            let next = crate::ops::replication::copy_step(
+                txn,
+                &account,
+                &name,
+                &source_region,
+                &source_key_id,
+                &target_region,
+                &target_key_id,
+                cursor,
+                now_ms,
+            )?;
+            let Some(cursor) = next else {
+                txn.delete(&jkey)?;
+                return Ok(Step::DoneChanged(account, target_region, name));
+            };
+            let job = Job::ReplicaCopy {
+                account,
+                name,
+                source_region,
+                source_key_id,
+                target_region,
+                target_key_id,
+                cursor: Some(cursor),
             };
             txn.put(&jkey, &job.to_bytes()?)?;
             Ok(Step::More)

@@ -21,6 +21,20 @@
 //!   expiry index of those records, soonest first, so each write can remove a few
 //!   expired records without scanning the rest (`transact`).
 //!
+//! Families owned by other modules (each documented where it is built):
+//! - `ddb/s/`  stream registry: every stream of every table, for ListStreams and
+//!   DescribeStream of disabled streams (`streams`); the records themselves are event-bus
+//!   topics (`nimbus_events`, `bus/`).
+//! - `ddb/tl/` tables with TTL enabled, visited by the sweeper (`ttl`).
+//! - `ddb/ph/` PITR history (old and new image per change); `ddb/pr/` tables with PITR
+//!   (`pitr`).
+//! - `ddb/bk/` backup records; `ddb/bd/` backup items; `ddb/bj/` backup and restore jobs
+//!   (`backups`).
+//! - `ddb/g/` global-table last-writer-wins stamps; `ddb/gm/` global-table members
+//!   followed by the replicator (`replication`).
+//!
+//! Every family ends with `/`, so no prefix is a prefix of another.
+//!
 //! Data is keyed by the table's UUID, not its name, so a table deleted and re-created
 //! under the same name never sees the old table's items while they are being purged.
 //! Index entries end with the table key: several items may share an index key.

@@ -6,6 +6,7 @@
 //! model), `catalog` (table metadata + cache), `layout` (store keys, item codec), `write`
 //! (key validation, the one item-write path with index and counter maintenance).
 
+pub mod backups;
 pub mod batch;
 pub mod capacity;
 pub mod catalog;
@@ -16,11 +17,15 @@ pub mod jobs;
 pub mod layout;
 pub mod limits;
 pub mod params;
+pub mod partiql;
 pub mod pitr;
 pub mod query;
+pub mod replication;
+pub mod streams;
 pub mod tables;
 pub mod tags;
 pub mod transact;
+pub mod ttl;
 pub mod write;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,12 +48,25 @@ pub struct DynamoDb {
     jobs: Arc<jobs::JobRunner>,
     /// Set once unfinished background jobs found in the store have been resumed.
     resumed: Arc<AtomicBool>,
+    /// The event bus stream records go to (shared with the rest of the process).
+    bus: nimbus_events::Bus,
+    streams: Arc<streams::StreamsConfig>,
+    ttl: ttl::SweepConfig,
+    /// Background loops (stream trimmer, ...) watch this to stop at shutdown.
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
+    background: Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl DynamoDb {
     /// A service over `db`. Background work (table purges, index backfills) left
     /// unfinished by a previous process resumes as soon as a Tokio runtime is available.
     pub fn new(db: Db, clock: SharedClock) -> Self {
+        let bus = nimbus_events::Bus::new(db.clone(), clock.clone());
+        Self::with_bus(db, clock, bus)
+    }
+
+    /// A service whose stream records go to `bus` (the process's one bus).
+    pub fn with_bus(db: Db, clock: SharedClock, bus: nimbus_events::Bus) -> Self {
         let cache = Arc::new(TableCache::new());
         let svc = DynamoDb {
             jobs: Arc::new(jobs::JobRunner::new(
@@ -60,6 +78,11 @@ impl DynamoDb {
             clock,
             cache,
             resumed: Arc::new(AtomicBool::new(false)),
+            bus,
+            streams: Arc::new(streams::StreamsConfig::default()),
+            ttl: ttl::SweepConfig::default(),
+            stop: Arc::new(tokio::sync::watch::channel(false).0),
+            background: Arc::default(),
         };
         svc.ensure_jobs_resumed();
         svc
@@ -67,6 +90,64 @@ impl DynamoDb {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Replaces the streams timing (shard period, retention, iterator lifetime); call
+    /// before the service is shared.
+    pub fn with_streams_config(mut self, cfg: streams::StreamsConfig) -> Self {
+        self.streams = Arc::new(cfg);
+        self
+    }
+
+    /// The TTL sweeper's settings (used by `start_background`).
+    pub fn with_ttl_config(mut self, cfg: ttl::SweepConfig) -> Self {
+        self.ttl = cfg;
+        self
+    }
+
+    pub fn streams_config(&self) -> &streams::StreamsConfig {
+        &self.streams
+    }
+
+    /// The event bus (stream topics, consumers such as the replicator).
+    pub fn bus(&self) -> &nimbus_events::Bus {
+        &self.bus
+    }
+
+    /// Wakes the bus's consumers; call after a committed write that may have appended
+    /// stream records.
+    pub fn notify_bus(&self) {
+        self.bus.notify();
+    }
+
+    /// Flips to `true` when background work must stop (`stop_background`).
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// Lets `stop_background` wait for a background task.
+    pub fn track_background(&self, task: tokio::task::JoinHandle<()>) {
+        let mut list = self.background.lock();
+        list.retain(|t| !t.is_finished());
+        list.push(task);
+    }
+
+    /// Stops background loops and the bus's consumers and waits for them (bounded by
+    /// `timeout_ms`, together with the background jobs). Returns whether all stopped.
+    pub async fn stop_background(&self, timeout_ms: u64) -> bool {
+        let _ = self.stop.send(true);
+        let started = std::time::Instant::now();
+        let bus_ok = self.bus.shutdown(timeout_ms).await;
+        let tasks: Vec<tokio::task::JoinHandle<()>> = std::mem::take(&mut *self.background.lock());
+        let left = timeout_ms.saturating_sub(started.elapsed().as_millis() as u64);
+        let tasks_ok = tokio::time::timeout(std::time::Duration::from_millis(left), async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        })
+        .await
+        .is_ok();
+        bus_ok && tasks_ok
     }
 
     pub fn clock(&self) -> &SharedClock {
@@ -135,6 +216,20 @@ impl DynamoDb {
         }
     }
 
+    /// Starts the service's background work (TTL sweeper, PITR history trimmer, backup
+    /// jobs left unfinished). Call once, inside a Tokio runtime.
+    pub fn start_background(&self) {
+        self.ensure_jobs_resumed();
+        ttl::spawn_sweeper(self, self.ttl.clone());
+        pitr::spawn_trimmer(self);
+        backups::resume_jobs(self);
+        streams::spawn_trimmer(self);
+        replication::start_replicator(self);
+        if let Err(e) = self.bus.start() {
+            tracing::warn!(error = %e, "event bus consumers not started");
+        }
+    }
+
     /// Waits until no background job is running (tests, orderly shutdown). Bounded by
     /// `timeout_ms`; returns whether the jobs finished.
     pub async fn wait_for_background_jobs(&self, timeout_ms: u64) -> bool {
@@ -189,6 +284,19 @@ impl DynamoDbApi for DynamoDb {
         list_tags_of_resource => tags::list_tags_of_resource, ListTagsOfResourceInput, ListTagsOfResourceOutput;
         describe_limits => limits::describe_limits, DescribeLimitsInput, DescribeLimitsOutput;
         describe_endpoints => limits::describe_endpoints, DescribeEndpointsRequest, DescribeEndpointsResponse;
+        execute_statement => partiql::execute_statement, ExecuteStatementInput, ExecuteStatementOutput;
+        batch_execute_statement => partiql::batch_execute_statement, BatchExecuteStatementInput, BatchExecuteStatementOutput;
+        execute_transaction => partiql::execute_transaction, ExecuteTransactionInput, ExecuteTransactionOutput;
+        update_time_to_live => ttl::update_time_to_live, UpdateTimeToLiveInput, UpdateTimeToLiveOutput;
+        describe_time_to_live => ttl::describe_time_to_live, DescribeTimeToLiveInput, DescribeTimeToLiveOutput;
+        create_backup => backups::create_backup, CreateBackupInput, CreateBackupOutput;
+        describe_backup => backups::describe_backup, DescribeBackupInput, DescribeBackupOutput;
+        list_backups => backups::list_backups, ListBackupsInput, ListBackupsOutput;
+        delete_backup => backups::delete_backup, DeleteBackupInput, DeleteBackupOutput;
+        restore_table_from_backup => backups::restore_table_from_backup, RestoreTableFromBackupInput, RestoreTableFromBackupOutput;
+        update_continuous_backups => pitr::update_continuous_backups, UpdateContinuousBackupsInput, UpdateContinuousBackupsOutput;
+        describe_continuous_backups => pitr::describe_continuous_backups, DescribeContinuousBackupsInput, DescribeContinuousBackupsOutput;
+        restore_table_to_point_in_time => pitr::restore_table_to_point_in_time, RestoreTableToPointInTimeInput, RestoreTableToPointInTimeOutput;
     }
 }
 

@@ -40,12 +40,12 @@ pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 /// with the adaptive sizing in `next_batch`.
 const MAX_BATCH_ENTRIES: usize = 256;
 
-const MSG_START_KEY_INVALID: &str = "The provided starting key is invalid";
+pub(crate) const MSG_START_KEY_INVALID: &str = "The provided starting key is invalid";
 const MSG_CONSISTENT_GSI: &str = "Consistent reads are not supported on global secondary indexes";
 
 /// What the request asked to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SelectKind {
+pub(crate) enum SelectKind {
     AllAttributes,
     AllProjected,
     Specific,
@@ -115,33 +115,33 @@ fn start_key(
 }
 
 /// The validated parts of a Query or Scan that do not depend on the key condition.
-struct Plan {
-    table: Arc<TableMeta>,
-    index: Option<IndexMeta>,
-    filter: Option<Condition>,
-    projection: Option<expr::Projection>,
-    count_only: bool,
+pub(crate) struct Plan {
+    pub(crate) table: Arc<TableMeta>,
+    pub(crate) index: Option<IndexMeta>,
+    pub(crate) filter: Option<Condition>,
+    pub(crate) projection: Option<expr::Projection>,
+    pub(crate) count_only: bool,
     /// Index reads whose items must come from the table (LSI, attributes not projected).
-    fetch_from_table: bool,
-    limit: Option<usize>,
-    read_mode: ReadMode,
+    pub(crate) fetch_from_table: bool,
+    pub(crate) limit: Option<usize>,
+    pub(crate) read_mode: ReadMode,
     /// Attributes of LastEvaluatedKey: the table key, then the index key.
-    start_key_names: Vec<String>,
+    pub(crate) start_key_names: Vec<String>,
 }
 
 /// One page's result.
 #[derive(Debug, Default)]
-struct Page {
-    items: Vec<Item>,
-    count: usize,
-    scanned: usize,
-    last_key: Option<Item>,
-    table_bytes: usize,
-    index_bytes: usize,
+pub(crate) struct Page {
+    pub(crate) items: Vec<Item>,
+    pub(crate) count: usize,
+    pub(crate) scanned: usize,
+    pub(crate) last_key: Option<Item>,
+    pub(crate) table_bytes: usize,
+    pub(crate) index_bytes: usize,
 }
 
 /// Looks up the index a request names, with AWS's errors.
-fn find_index(table: &TableMeta, name: &str) -> Result<IndexMeta, DynamoDbError> {
+pub(crate) fn find_index(table: &TableMeta, name: &str) -> Result<IndexMeta, DynamoDbError> {
     let index = table.index(name).ok_or_else(|| {
         DynamoDbError::Validation(format!(
             "The table does not have the specified index: {name}"
@@ -169,7 +169,7 @@ fn index_projects(table: &TableMeta, index: &IndexMeta, name: &str) -> bool {
 /// Builds the plan once table and index are known: Select against the index projection,
 /// projection paths on keys, consistent reads on GSIs.
 #[allow(clippy::too_many_arguments)]
-fn plan(
+pub(crate) fn plan(
     table: Arc<TableMeta>,
     index: Option<IndexMeta>,
     select: SelectKind,
@@ -260,7 +260,7 @@ fn target_schema(plan: &Plan) -> &KeySchema {
 /// Validates an ExclusiveStartKey's shape against the table and index keys. Returns the
 /// table key it names. `strict_count_message` is the message when it has the wrong number
 /// of attributes (Scan on a table words it differently).
-fn check_start_key(
+pub(crate) fn check_start_key(
     plan: &Plan,
     esk: &Item,
     count_message: &str,
@@ -291,7 +291,11 @@ fn check_start_key(
 }
 
 /// The store key an ExclusiveStartKey stands for (item key, or index entry key).
-fn start_store_key(plan: &Plan, esk: &Item, key: &PrimaryKey) -> Result<Vec<u8>, DynamoDbError> {
+pub(crate) fn start_store_key(
+    plan: &Plan,
+    esk: &Item,
+    key: &PrimaryKey,
+) -> Result<Vec<u8>, DynamoDbError> {
     match &plan.index {
         None => key.store_key(&plan.table),
         Some(ix) => {
@@ -314,10 +318,10 @@ fn start_store_key(plan: &Plan, esk: &Item, key: &PrimaryKey) -> Result<Vec<u8>,
 }
 
 /// Where a page reads.
-struct Range {
-    lo: Bound<Vec<u8>>,
-    hi: Bound<Vec<u8>>,
-    reverse: bool,
+pub(crate) struct Range {
+    pub(crate) lo: Bound<Vec<u8>>,
+    pub(crate) hi: Bound<Vec<u8>>,
+    pub(crate) reverse: bool,
 }
 
 fn as_ref_bound(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
@@ -355,7 +359,11 @@ fn key_of(names: &[String], item: &Item) -> Item {
 }
 
 /// Reads one page.
-fn read_page(snapshot: &dyn ReadTxn, plan: &Plan, mut range: Range) -> Result<Page, DynamoDbError> {
+pub(crate) fn read_page(
+    snapshot: &dyn ReadTxn,
+    plan: &Plan,
+    mut range: Range,
+) -> Result<Page, DynamoDbError> {
     let mut page = Page::default();
     let mut seen = 0usize;
     let mut seen_bytes = 0usize;
@@ -424,7 +432,11 @@ fn read_page(snapshot: &dyn ReadTxn, plan: &Plan, mut range: Range) -> Result<Pa
 }
 
 /// The capacity a page consumed.
-fn page_capacity(plan: &Plan, page: &Page, mode: CapacityMode) -> Option<ConsumedCapacity> {
+pub(crate) fn page_capacity(
+    plan: &Plan,
+    page: &Page,
+    mode: CapacityMode,
+) -> Option<ConsumedCapacity> {
     if !mode.wanted() {
         return None;
     }
@@ -465,7 +477,7 @@ fn page_output(page: Page, count_only: bool) -> PageOut {
 }
 
 /// Converts the key condition's sort part for `layout::sort_key_range`.
-fn layout_sort(c: &expr::SortCondition) -> layout::SortCondition<'_> {
+pub(crate) fn layout_sort(c: &expr::SortCondition) -> layout::SortCondition<'_> {
     match c {
         expr::SortCondition::Eq(v) => layout::SortCondition::Eq(v),
         expr::SortCondition::Lt(v) => layout::SortCondition::Lt(v),

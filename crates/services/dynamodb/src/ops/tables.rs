@@ -20,6 +20,8 @@ use crate::ops::catalog::{
 };
 use crate::ops::jobs::{self, Job};
 use crate::ops::layout::{self, Counters};
+use crate::ops::replication;
+use crate::ops::streams;
 use crate::ops::tags;
 use crate::ops::write::read_counters;
 use crate::ops::DynamoDb;
@@ -232,7 +234,7 @@ fn on_demand_from(
 }
 
 /// The ARN of the KMS key a table is encrypted with.
-fn kms_key_arn(region: &str, account: &str, key_id: Option<&str>) -> String {
+pub(crate) fn kms_key_arn(region: &str, account: &str, key_id: Option<&str>) -> String {
     match key_id {
         Some(k) if k.starts_with("arn:") => k.to_string(),
         Some(k) if k.starts_with("alias/") => format!("arn:aws:kms:{region}:{account}:{k}"),
@@ -291,7 +293,7 @@ fn parse_sse(
 // CreateTable
 
 /// Validates a CreateTable request in AWS's order and builds the table's metadata.
-fn build_table(
+pub(crate) fn build_table(
     ctx: &RequestContext,
     input: &m::CreateTableInput,
     now_ms: i64,
@@ -541,6 +543,7 @@ fn build_table(
         tags: tag_list,
         ttl: None,
         pitr: None,
+        restore: None,
         replicas: Vec::new(),
         created_ms: now_ms,
         status: Status::Active,
@@ -573,6 +576,7 @@ pub async fn create_table(
                 }
                 .encode(),
             )?;
+            streams::on_table_saved(txn, &stored)?;
             Ok(())
         })
         .await?;
@@ -790,6 +794,14 @@ pub fn describe(meta: &TableMeta, stats: &Stats) -> m::TableDescription {
         }),
         deletion_protection_enabled: Some(meta.deletion_protection),
         on_demand_throughput: on_demand_out(meta.billing_mode, meta.on_demand.as_ref()),
+        replicas: replication::replicas_out(meta),
+        global_table_version: replication::version_out(meta),
+        restore_summary: meta.restore.as_ref().map(|r| m::RestoreSummary {
+            source_backup_arn: r.source_backup_arn.clone(),
+            source_table_arn: r.source_table_arn.clone(),
+            restore_date_time: secs(r.restore_ms),
+            restore_in_progress: r.in_progress,
+        }),
         ..Default::default()
     }
 }
@@ -892,9 +904,10 @@ pub async fn delete_table(
     let name = table_name_from(&input.table_name, ctx)?;
     let (account, region) = (ctx.account_id.clone(), ctx.region.clone());
     let name_in = name.clone();
-    let (meta, stats, job) = svc
+    let now_ms = svc.now_millis();
+    let (meta, stats, job, left) = svc
         .db()
-        .write(move |txn| -> Result<(TableMeta, Stats, [u8; 16]), DynamoDbError> {
+        .write(move |txn| -> Result<(TableMeta, Stats, [u8; 16], replication::LeaveGroup), DynamoDbError> {
             let meta = catalog::load_table(txn, &account, &region, &name_in)?
                 .ok_or_else(|| table_not_found(&name_in))?;
             if meta.deletion_protection {
@@ -903,24 +916,25 @@ pub async fn delete_table(
                 ));
             }
             let stats = Stats::read(txn, &meta)?;
+            let left = replication::on_delete_table(txn, &meta, now_ms)?;
             txn.delete(&layout::table_meta_key(&account, &region, &name_in))?;
             txn.delete(&layout::table_counters_key(&meta.key_id))?;
             for i in &meta.indexes {
                 txn.delete(&layout::index_counters_key(&meta.key_id, i.index_id))?;
             }
-            let job = jobs::put_job(
-                txn,
-                &Job::Purge {
-                    prefixes: vec![
-                        layout::item_prefix(&meta.key_id),
-                        layout::table_index_prefix(&meta.key_id),
-                    ],
-                },
-            )?;
-            Ok((meta, stats, job))
+            let mut prefixes = vec![
+                layout::item_prefix(&meta.key_id),
+                layout::table_index_prefix(&meta.key_id),
+            ];
+            prefixes.extend(left.purge_prefixes.iter().cloned());
+            let job = jobs::put_job(txn, &Job::Purge { prefixes })?;
+            Ok((meta, stats, job, left))
         })
         .await?;
     svc.invalidate_table(&meta.account_id, &meta.region, &meta.name);
+    for r in &left.regions {
+        svc.invalidate_table(&meta.account_id, r, &meta.name);
+    }
     svc.jobs().start(job);
     let mut desc = describe(&meta, &stats);
     desc.table_status = Some(m::TableStatus::Deleting);
@@ -1019,11 +1033,12 @@ fn plan_update(
             "DeletionProtection modification must be the only operation in the request",
         ));
     }
-    if input.replica_updates.is_some() || input.multi_region_consistency.is_some() {
+    if input.multi_region_consistency.is_some() {
         return Err(invalid(
             "Global table replicas are not supported by this endpoint",
         ));
     }
+    replication::check_table_update(current, input)?;
     if gsi_updates.is_some_and(|u| u.is_empty()) {
         return Err(invalid("List of GlobalSecondaryIndexUpdates is empty"));
     }
@@ -1410,6 +1425,9 @@ pub async fn update_table(
     input: m::UpdateTableInput,
 ) -> Result<m::UpdateTableOutput, DynamoDbError> {
     let name = table_name_from(&input.table_name, ctx)?;
+    if input.replica_updates.is_some() {
+        return replication::update_replicas(svc, ctx, &name, &input).await;
+    }
     let (account, region) = (ctx.account_id.clone(), ctx.region.clone());
     let now_ms = svc.now_millis();
     let name_in = name.clone();

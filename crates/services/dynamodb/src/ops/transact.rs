@@ -265,7 +265,7 @@ fn request_hash(
 }
 
 /// The store key suffix that names one token.
-fn token_suffix(account: &str, region: &str, token: &str) -> Vec<u8> {
+pub(crate) fn token_suffix(account: &str, region: &str, token: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(account.len() + region.len() + token.len() + 8);
     encode_bytes(account.as_bytes(), &mut k);
     encode_bytes(region.as_bytes(), &mut k);
@@ -281,7 +281,7 @@ fn with_prefix(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
-fn decode_token_record(bytes: &[u8]) -> Result<([u8; 32], i64), DynamoDbError> {
+pub(crate) fn decode_token_record(bytes: &[u8]) -> Result<([u8; 32], i64), DynamoDbError> {
     let corrupt = || DynamoDbError::Internal("stored client token record is corrupt".into());
     let hash: [u8; 32] = bytes
         .get(..32)
@@ -300,7 +300,7 @@ fn expiry_bytes(ms: i64) -> [u8; 8] {
 }
 
 /// Stores a token record and its expiry entry, and removes a few expired tokens.
-fn remember_token(
+pub(crate) fn remember_token(
     txn: &mut dyn WriteTxn,
     suffix: &[u8],
     hash: &[u8; 32],
@@ -700,6 +700,7 @@ pub async fn transact_write_items(
             Ok(Outcome::Applied(usage))
         })
         .await?;
+    svc.notify_bus();
     let usage = match outcome {
         Outcome::Applied(usage) => usage,
         Outcome::Replayed => replay_usage(svc, &replay_keys, mode)?,

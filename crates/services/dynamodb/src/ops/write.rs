@@ -399,6 +399,10 @@ pub fn apply_item_change(
     }
     // Stream records and the point-in-time history are part of the same transaction.
     changes::record(txn, table, old, new, cx)?;
+    if !table.replicas.is_empty() {
+        // Last-writer-wins stamp of a global table's item (see `replication`).
+        crate::ops::replication::record(txn, table, old, new, cx)?;
+    }
     for index in &table.indexes {
         let old_entry = match old {
             Some(o) => index_entry(table, index, o)?,
