@@ -34,6 +34,8 @@ pub(crate) const MAX_CONFLICT_RETRIES: u32 = 8;
 /// Under relaxed durability, sync the engine at least this often while there are
 /// unsynced commits (bounds what a crash loses, and lets redb reuse freed pages).
 pub(crate) const RELAXED_SYNC_INTERVAL_MS: u64 = 1000;
+/// Under relaxed durability, a batch smaller than this yields once to let more jobs in.
+const RELAXED_YIELD_BELOW_JOBS: usize = 32;
 /// After close, how long the writer keeps refusing calls that were already in flight.
 const SHUTDOWN_DRAIN_MS: u64 = 5000;
 
@@ -282,6 +284,7 @@ impl Writer {
         let mut batch_bytes: usize = 0;
         let mut next = 0;
         let mut discarded: u64 = 0;
+        let mut yielded = 0u32;
         loop {
             if next == jobs.len() {
                 if !*collecting || jobs.len() >= MAX_BATCH_JOBS || batch_bytes >= MAX_BATCH_BYTES {
@@ -293,6 +296,19 @@ impl Writer {
                         *close = Some(reply);
                         *collecting = false;
                         break;
+                    }
+                    // Without an fsync to wait for, nothing makes jobs pile up while a
+                    // batch commits, and batches of one or two jobs cost a commit and a
+                    // wake-up each. Give the request threads one scheduling slot to queue
+                    // more before committing (under durable commits the fsync does this).
+                    Err(_)
+                        if !self.durable
+                            && yielded < 1
+                            && jobs.len() < RELAXED_YIELD_BELOW_JOBS =>
+                    {
+                        yielded += 1;
+                        std::thread::yield_now();
+                        continue;
                     }
                     Err(_) => break,
                 }
