@@ -302,6 +302,7 @@ pub async fn batch_write_item(
     }
     for chunk in chunks {
         let cx = ChangeCtx::user(svc.now_millis());
+        let chunk_tables: Vec<Arc<TableMeta>> = chunk.iter().map(|w| w.table.clone()).collect();
         let part = svc
             .db()
             .write(move |txn| {
@@ -320,7 +321,7 @@ pub async fn batch_write_item(
                 Ok(part)
             })
             .await?;
-        svc.notify_bus();
+        svc.notify_bus_for(chunk_tables.iter().map(|t| &**t));
         usage.merge(part);
     }
     Ok(BatchWriteItemOutput {

@@ -209,6 +209,7 @@ async fn run_single(
     mode: CapacityMode,
 ) -> Result<(Option<Item>, Option<Item>, Option<ConsumedCapacity>), DynamoDbError> {
     let cx = ChangeCtx::user(svc.now_millis());
+    let table = w.table.clone();
     let out = svc
         .db()
         .write(move |txn| {
@@ -232,7 +233,7 @@ async fn run_single(
         })
         .await;
     // Consumers of stream records (replication) may have something new.
-    svc.notify_bus();
+    svc.notify_bus_for([&*table]);
     out
 }
 

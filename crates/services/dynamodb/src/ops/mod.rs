@@ -120,6 +120,19 @@ impl DynamoDb {
         self.bus.notify();
     }
 
+    /// `notify_bus` when one of `tables` has an enabled stream (only those writes
+    /// append records). Waking every consumer on every write costs each of them a pass
+    /// (the replicator lists its topics with a store range read) for nothing; a stream
+    /// enabled since `tables` was cached is still seen at the consumers' next poll.
+    pub fn notify_bus_for<'a>(&self, tables: impl IntoIterator<Item = &'a TableMeta>) {
+        if tables
+            .into_iter()
+            .any(|t| t.stream.as_ref().is_some_and(|s| s.enabled))
+        {
+            self.bus.notify();
+        }
+    }
+
     /// Flips to `true` when background work must stop (`stop_background`).
     pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.stop.subscribe()

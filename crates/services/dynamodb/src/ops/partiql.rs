@@ -367,7 +367,9 @@ struct WriteResult {
 async fn run_write(svc: &DynamoDb, pw: PlannedWrite) -> Result<WriteResult, DynamoDbError> {
     let cx = ChangeCtx::user(svc.now_millis());
     let PlannedWrite { w, kind } = pw;
-    svc.db()
+    let table = w.table.clone();
+    let out = svc
+        .db()
         .write(move |txn| {
             let ev = match w.evaluate(txn)? {
                 Ok(ev) => ev,
@@ -386,7 +388,9 @@ async fn run_write(svc: &DynamoDb, pw: PlannedWrite) -> Result<WriteResult, Dyna
                 usage,
             })
         })
-        .await
+        .await;
+    svc.notify_bus_for([&*table]);
+    out
 }
 
 /// The `Items` a write answers with: empty, or the RETURNING item.
@@ -1360,6 +1364,7 @@ pub async fn execute_transaction(
     });
     let now_ms = svc.now_millis();
     let cx = ChangeCtx::user(now_ms);
+    let written_tables: Vec<Arc<TableMeta>> = writes.iter().map(|pw| pw.w.table.clone()).collect();
     let outcome = svc
         .db()
         .write(move |txn| {
@@ -1407,6 +1412,7 @@ pub async fn execute_transaction(
             Ok(TxOutcome::Applied(usage))
         })
         .await?;
+    svc.notify_bus_for(written_tables.iter().map(|t| &**t));
     let usage = match outcome {
         TxOutcome::Applied(u) => u,
         TxOutcome::Replayed => UsageSet::default(),

@@ -654,6 +654,7 @@ pub async fn transact_write_items(
     }
     let now_ms = svc.now_millis();
     let cx = ChangeCtx::user(now_ms);
+    let written_tables: Vec<Arc<TableMeta>> = writes.iter().map(|w| w.table.clone()).collect();
     // What a replayed request reports reading; kept only when it can be needed.
     let replay_keys: Vec<(Arc<TableMeta>, PrimaryKey)> = if token.is_some() && mode.wanted() {
         writes
@@ -700,7 +701,7 @@ pub async fn transact_write_items(
             Ok(Outcome::Applied(usage))
         })
         .await?;
-    svc.notify_bus();
+    svc.notify_bus_for(written_tables.iter().map(|t| &**t));
     let usage = match outcome {
         Outcome::Applied(usage) => usage,
         Outcome::Replayed => replay_usage(svc, &replay_keys, mode)?,
