@@ -93,25 +93,34 @@ def rss_mb(pid: int) -> float:
 
 
 def table(path: str) -> None:
+    """Median over rounds; the ratio is the median of per-round ratios (each round runs
+    every server back to back, so pairing within a round cancels slow drifts of a shared
+    machine), with its range."""
     rows = [json.loads(line) for line in open(path) if line.strip()]
-    by = {(r["server"], r["workload"]): r for r in rows}
+    runs: dict = {}
     servers = []
     for r in rows:
         if r["server"] not in servers:
             servers.append(r["server"])
+        runs.setdefault((r["server"], r["workload"]), {})[r.get("round", 1)] = r
     peer = "dynalite"
-    print(f"{'server':<22}{'workload':<10}{'conns':>6}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'errors':>8}{'x dynalite':>12}")
+    print(f"{'server':<14}{'workload':<10}{'conns':>6}{'rounds':>7}{'req/s':>9}{'p50 ms':>8}"
+          f"{'p99 ms':>8}{'errors':>7}{'x dynalite':>12}{'range':>15}")
     for s in servers:
         for w in ("GetItem", "PutItem"):
-            r = by.get((s, w))
-            if not r:
+            mine = runs.get((s, w))
+            if not mine:
                 continue
-            base = by.get((peer, w))
-            ratio = f"{r['rps'] / base['rps']:.2f}x" if base and base["rps"] else "-"
-            errs = sum(r.get("errors", {}).values())
-            print(f"{s:<22}{w:<10}{r['connections']:>6}{r['rps']:>11.0f}{r['p50_ms']:>9.2f}"
-                  f"{r['p99_ms']:>9.2f}{errs:>8}{ratio:>12}")
+            ordered = sorted(mine.values(), key=lambda r: r["rps"])
+            med = ordered[len(ordered) // 2]
+            base = runs.get((peer, w), {})
+            ratios = sorted(r["rps"] / base[k]["rps"] for k, r in mine.items()
+                            if k in base and base[k]["rps"])
+            ratio = f"{ratios[len(ratios) // 2]:.2f}x" if ratios else "-"
+            span = f"{ratios[0]:.2f}-{ratios[-1]:.2f}x" if ratios else "-"
+            errs = sum(sum(r.get("errors", {}).values()) for r in mine.values())
+            print(f"{s:<14}{w:<10}{med['connections']:>6}{len(mine):>7}{med['rps']:>9.0f}"
+                  f"{med['p50_ms']:>8.2f}{med['p99_ms']:>8.2f}{errs:>7}{ratio:>12}{span:>15}")
 
 
 def main() -> None:

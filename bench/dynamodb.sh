@@ -8,6 +8,8 @@
 #
 # Usage: bench/dynamodb.sh            (about 3 minutes; a benchmark, not a test)
 # Knobs: BENCH_SECONDS (measured seconds per run, default 10), BENCH_WARMUP (default 2s),
+#        BENCH_ROUNDS (default 3: every server runs once per round; the table shows medians
+#        and the median of the per-round ratios, because a shared VM drifts between runs),
 #        BENCH_KEYS (preloaded keys, default 10000), GET_CONNS (64), PUT_CONNS (128),
 #        LOADGEN_THREADS (1: the generator shares the 2 cores with the server),
 #        LOADGEN_CLIENT (replay, the default, or hyper),
@@ -19,6 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP=${BENCH_WARMUP:-2s}
 KEYS=${BENCH_KEYS:-10000}
 GET_CONNS=${GET_CONNS:-64}
@@ -57,6 +60,7 @@ start_server() { # start_server NAME -> sets PORT and SERVER_PID
     local name=$1
     PORT=$($LIB freeport)
     local log=$WORK/$name.log
+    rm -rf "$WORK/data-$name" # every round starts from an empty store
     case $name in
         durable)   "$NIMBUS" up --bind "127.0.0.1:$PORT" --data-dir "$WORK/data-$name" >"$log" 2>&1 & ;;
         sync-none) "$NIMBUS" up --bind "127.0.0.1:$PORT" --data-dir "$WORK/data-$name" --sync none >"$log" 2>&1 & ;;
@@ -86,7 +90,7 @@ run_load() { # run_load SERVER WORKLOAD CONNS [extra loadgen args...]
     echo "$out" | grep -v '^RESULT ' | sed "s/^/    /"
     echo "$out" | grep '^RESULT ' | sed 's/^RESULT //' |
         python3 -c "import json,sys; d=json.load(sys.stdin); d['server']='$server'; \
-d['workload']={'get-item':'GetItem','put-item':'PutItem'}['$workload']; print(json.dumps(d))" \
+d['workload']={'get-item':'GetItem','put-item':'PutItem'}['$workload']; d['round']=$ROUND; print(json.dumps(d))" \
         >>"$RESULTS"
 }
 
@@ -100,18 +104,20 @@ stop_server
 echo "    start to first healthy response: ${BOOT_MS} ms (median of 5)"
 echo "    idle RSS: ${IDLE_RSS} MB"
 
-for server in $ONLY; do
-    echo
-    echo "== $server"
-    start_server "$server"
-    echo "  GetItem, $GET_CONNS connections (table created and $KEYS keys preloaded first)"
-    run_load "$server" get-item "$GET_CONNS" --create-table --preload
-    echo "  PutItem, $PUT_CONNS connections"
-    run_load "$server" put-item "$PUT_CONNS"
-    stop_server
+for ROUND in $(seq 1 "$ROUNDS"); do
+    for server in $ONLY; do
+        echo
+        echo "== round $ROUND/$ROUNDS: $server"
+        start_server "$server"
+        echo "  GetItem, $GET_CONNS connections (table created and $KEYS keys preloaded first)"
+        run_load "$server" get-item "$GET_CONNS" --create-table --preload
+        echo "  PutItem, $PUT_CONNS connections"
+        run_load "$server" put-item "$PUT_CONNS"
+        stop_server
+    done
 done
 
 echo
-echo "== results ($(nproc) cores, ${SECONDS_PER_RUN}s per run after ${WARMUP} warmup, loadgen threads $LG_THREADS, client $LG_CLIENT)"
+echo "== results ($(nproc) cores, $ROUNDS rounds, ${SECONDS_PER_RUN}s per run after ${WARMUP} warmup, loadgen threads $LG_THREADS, client $LG_CLIENT)"
 $LIB table "$RESULTS"
 echo "nimbus start to first healthy response: ${BOOT_MS} ms; idle RSS: ${IDLE_RSS} MB"
