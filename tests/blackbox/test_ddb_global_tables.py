@@ -148,6 +148,27 @@ def test_writes_in_source_reach_replica(east, west, global_table):
     wait_for(lambda: get(west, name, "a") is None, "delete replicated")
 
 
+def test_ttl_setting_is_one_for_the_group_and_expiry_replicates(east, west, global_table):
+    name = global_table
+    east.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True,
+                                                                      "AttributeName": "exp"})
+    for client in (east, west):
+        d = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        assert d == {"TimeToLiveStatus": "ENABLED", "AttributeName": "exp"}
+    # Expired in the replica's region: gone there and, through replication, here too.
+    west.put_item(TableName=name, Item={"pk": {"S": "old"}, "exp": {"N": str(int(time.time()) - 60)}})
+    east.put_item(TableName=name, Item={"pk": {"S": "keep"}, "exp": {"N": str(int(time.time()) + 3600)}})
+    wait_for(lambda: get(west, name, "old") is None and get(east, name, "old") is None,
+             "expired item removed in both regions")
+    wait_for(lambda: get(west, name, "keep") is not None, "unexpired item replicated")
+    # Disabling in the replica's region disables it for the whole group.
+    west.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": False,
+                                                                      "AttributeName": "exp"})
+    for client in (east, west):
+        d = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        assert d == {"TimeToLiveStatus": "DISABLED"}
+
+
 def test_writes_in_replica_reach_source(east, west, global_table):
     name = global_table
     west.put_item(TableName=name, Item={"pk": {"S": "w"}, "from": {"S": REPLICA}})

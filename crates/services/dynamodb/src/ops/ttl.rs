@@ -165,29 +165,59 @@ pub async fn update_time_to_live(
     let (enable, attribute) = (spec.enabled, spec.attribute_name.clone());
     let name_in = name.clone();
     svc.db()
-        .write(move |txn| -> Result<(), DynamoDbError> {
-            let mut meta = catalog::load_table(txn, &account, &region, &name_in)?
+        .write(move |txn| -> Result<Vec<String>, DynamoDbError> {
+            let meta = catalog::load_table(txn, &account, &region, &name_in)?
                 .ok_or_else(|| table_not_found(&name_in))?;
             plan_ttl(meta.ttl.as_ref(), enable, &attribute)?;
-            meta.ttl = enable.then(|| TtlMeta {
+            let ttl = enable.then(|| TtlMeta {
                 attribute: attribute.clone(),
                 enabled: true,
             });
-            meta.version += 1;
-            catalog::save_table(txn, &meta)?;
-            let rkey = registry_key(&meta.key_id);
-            if enable {
-                txn.put(&rkey, &TableRef::of(&meta).to_bytes()?)?;
-            } else {
-                txn.delete(&rkey)?;
+            // A global table's TTL setting is one setting of the group: every member
+            // table changes in this same transaction.
+            let others: Vec<String> = meta
+                .replicas
+                .iter()
+                .filter(|r| r.region != region)
+                .map(|r| r.region.clone())
+                .collect();
+            set_ttl(txn, meta, ttl.clone())?;
+            for other in &others {
+                if let Some(member) = catalog::load_table(txn, &account, other, &name_in)? {
+                    set_ttl(txn, member, ttl.clone())?;
+                }
             }
-            Ok(())
+            Ok(others)
         })
-        .await?;
+        .await
+        .map(|others| {
+            for other in &others {
+                svc.invalidate_table(&ctx.account_id, other, &name);
+            }
+        })?;
     svc.invalidate_table(&ctx.account_id, &ctx.region, &name);
     Ok(m::UpdateTimeToLiveOutput {
         time_to_live_specification: Some(spec),
     })
+}
+
+/// Stores `ttl` as `meta`'s setting and keeps the sweeper's registry in step.
+fn set_ttl(
+    txn: &mut dyn WriteTxn,
+    mut meta: TableMeta,
+    ttl: Option<TtlMeta>,
+) -> Result<(), DynamoDbError> {
+    let enable = ttl.is_some();
+    meta.ttl = ttl;
+    meta.version += 1;
+    catalog::save_table(txn, &meta)?;
+    let rkey = registry_key(&meta.key_id);
+    if enable {
+        txn.put(&rkey, &TableRef::of(&meta).to_bytes()?)?;
+    } else {
+        txn.delete(&rkey)?;
+    }
+    Ok(())
 }
 
 /// The `TimeToLiveDescription` of a table (also used in backup descriptions).
