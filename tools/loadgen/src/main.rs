@@ -233,81 +233,6 @@ fn build_pool(client: &Client, load: &Workload, payload: &str, size: usize) -> R
     Ok(pool)
 }
 
-/// One replay connection's loop: like `worker`, with pre-signed raw requests.
-async fn replay_worker(
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    pool: Arc<Vec<Bytes>>,
-    seed: u64,
-) -> WorkerResult {
-    let mut out = WorkerResult::default();
-    let mut rng = Rng::new(seed);
-    let mut conn: Option<replay::Conn> = None;
-    let mut connect_failures = 0u32;
-    loop {
-        if shared.stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let now = Instant::now();
-        if now >= shared.deadline {
-            break;
-        }
-        let measuring = now >= shared.measure_from;
-        if measuring {
-            if let Some(t) = &shared.tickets {
-                if t.fetch_sub(1, Ordering::Relaxed) <= 0 {
-                    shared.stop.store(true, Ordering::Relaxed);
-                    break;
-                }
-            }
-        }
-        let c = match conn.as_mut() {
-            Some(c) => c,
-            None => match replay::Conn::connect(addr).await {
-                Ok(c) => {
-                    connect_failures = 0;
-                    conn.insert(c)
-                }
-                Err(_) => {
-                    out.io_errors += 1;
-                    connect_failures += 1;
-                    if connect_failures >= MAX_CONNECT_FAILURES_IN_A_ROW {
-                        break;
-                    }
-                    tokio::time::sleep(RECONNECT_PAUSE).await;
-                    continue;
-                }
-            },
-        };
-        let idx = usize::try_from(rng.below(pool.len() as u64)).unwrap_or(0);
-        let Some(request) = pool.get(idx) else { break };
-        let t0 = Instant::now();
-        let result = c.round_trip(request).await;
-        let done = Instant::now();
-        match result {
-            Ok(status) => {
-                if measuring && (shared.tickets.is_some() || done <= shared.deadline) {
-                    out.hist
-                        .record(u64::try_from((done - t0).as_micros()).unwrap_or(u64::MAX));
-                    out.last_done = Some(done);
-                    if (200..300).contains(&status) {
-                        out.ok += 1;
-                    } else {
-                        *out.by_status.entry(status).or_default() += 1;
-                    }
-                }
-            }
-            Err(_) => {
-                if measuring {
-                    out.io_errors += 1;
-                }
-                conn = None;
-            }
-        }
-    }
-    out
-}
-
 /// One request on an open connection: (status, body).
 async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
@@ -415,17 +340,22 @@ struct WorkerResult {
     last_done: Option<Instant>,
 }
 
-async fn worker(
-    client: Arc<Client>,
-    shared: Arc<Shared>,
-    load: Arc<Workload>,
-    payload: Arc<String>,
-    seed: u64,
-) -> WorkerResult {
+/// What a connection loop needs from a client.
+trait Session: Send {
+    type Conn: Send;
+    fn connect(&mut self) -> impl std::future::Future<Output = Result<Self::Conn>> + Send;
+    /// Sends the next request; a status, or an error after which the connection is dropped.
+    fn send(
+        &mut self,
+        conn: &mut Self::Conn,
+    ) -> impl std::future::Future<Output = Result<u16>> + Send;
+}
+
+/// One connection's loop, whatever the client: checks the deadline and the request
+/// budget, (re)connects with bounded retries, sends, and records status and latency.
+async fn drive<S: Session>(shared: Arc<Shared>, mut session: S) -> WorkerResult {
     let mut out = WorkerResult::default();
-    let cache = SigningKeyCache::new(DEFAULT_KEY_CACHE_CAPACITY.min(8));
-    let mut rng = Rng::new(seed);
-    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut conn: Option<S::Conn> = None;
     let mut connect_failures = 0u32;
     loop {
         if shared.stop.load(Ordering::Relaxed) {
@@ -444,12 +374,12 @@ async fn worker(
                 }
             }
         }
-        let conn = match sender.as_mut() {
-            Some(s) => s,
-            None => match client.connect().await {
-                Ok(s) => {
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => match session.connect().await {
+                Ok(c) => {
                     connect_failures = 0;
-                    sender.insert(s)
+                    conn.insert(c)
                 }
                 Err(_) => {
                     out.io_errors += 1;
@@ -462,19 +392,11 @@ async fn worker(
                 }
             },
         };
-        let (target, body) = load.next(&mut rng, &payload);
-        let req = match client.build(&target, body, &cache) {
-            Ok(r) => r,
-            Err(_) => {
-                out.io_errors += 1;
-                break;
-            }
-        };
         let t0 = Instant::now();
-        let result = send(conn, req).await;
+        let result = session.send(c).await;
         let done = Instant::now();
         match result {
-            Ok((status, _body)) => {
+            Ok(status) => {
                 if measuring && (shared.tickets.is_some() || done <= shared.deadline) {
                     out.hist
                         .record(u64::try_from((done - t0).as_micros()).unwrap_or(u64::MAX));
@@ -490,11 +412,55 @@ async fn worker(
                 if measuring {
                     out.io_errors += 1;
                 }
-                sender = None; // reconnect
+                conn = None; // reconnect
             }
         }
     }
     out
+}
+
+/// The hyper client: signs every request as an SDK does.
+struct HyperSession {
+    client: Arc<Client>,
+    load: Arc<Workload>,
+    payload: Arc<String>,
+    cache: SigningKeyCache,
+    rng: Rng,
+}
+
+impl Session for HyperSession {
+    type Conn = SendRequest<Full<Bytes>>;
+
+    async fn connect(&mut self) -> Result<Self::Conn> {
+        self.client.connect().await
+    }
+
+    async fn send(&mut self, conn: &mut Self::Conn) -> Result<u16> {
+        let (target, body) = self.load.next(&mut self.rng, &self.payload);
+        let req = self.client.build(&target, body, &self.cache)?;
+        Ok(send(conn, req).await?.0)
+    }
+}
+
+/// The replay client: requests drawn at random from the pool signed before the run.
+struct ReplaySession {
+    addr: SocketAddr,
+    pool: Arc<Vec<Bytes>>,
+    rng: Rng,
+}
+
+impl Session for ReplaySession {
+    type Conn = replay::Conn;
+
+    async fn connect(&mut self) -> Result<Self::Conn> {
+        Ok(replay::Conn::connect(self.addr).await?)
+    }
+
+    async fn send(&mut self, conn: &mut Self::Conn) -> Result<u16> {
+        let idx = usize::try_from(self.rng.below(self.pool.len() as u64)).unwrap_or(0);
+        let request = self.pool.get(idx).context("empty request pool")?;
+        Ok(conn.round_trip(request).await?)
+    }
 }
 
 fn ms(us: u64) -> f64 {
@@ -580,18 +546,23 @@ async fn run(args: Args) -> Result<()> {
     for i in 0..args.connections {
         let seed = 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1);
         handles.push(match &pool {
-            Some(pool) => tokio::spawn(replay_worker(
-                client.addr,
+            Some(pool) => tokio::spawn(drive(
                 shared.clone(),
-                pool.clone(),
-                seed,
+                ReplaySession {
+                    addr: client.addr,
+                    pool: pool.clone(),
+                    rng: Rng::new(seed),
+                },
             )),
-            None => tokio::spawn(worker(
-                client.clone(),
+            None => tokio::spawn(drive(
                 shared.clone(),
-                load.clone(),
-                payload.clone(),
-                seed,
+                HyperSession {
+                    client: client.clone(),
+                    load: load.clone(),
+                    payload: payload.clone(),
+                    cache: SigningKeyCache::new(DEFAULT_KEY_CACHE_CAPACITY.min(8)),
+                    rng: Rng::new(seed),
+                },
             )),
         });
     }

@@ -1278,38 +1278,7 @@ mod tests {
     }
 
     async fn create(s: &DynamoDb, name: &str) {
-        let input = m::CreateTableInput {
-            table_name: name.into(),
-            attribute_definitions: Some(vec![
-                m::AttributeDefinition {
-                    attribute_name: "pk".into(),
-                    attribute_type: m::ScalarAttributeType::S,
-                },
-                m::AttributeDefinition {
-                    attribute_name: "g".into(),
-                    attribute_type: m::ScalarAttributeType::S,
-                },
-            ]),
-            key_schema: Some(vec![m::KeySchemaElement {
-                attribute_name: "pk".into(),
-                key_type: m::KeyType::Hash,
-            }]),
-            global_secondary_indexes: Some(vec![m::GlobalSecondaryIndex {
-                index_name: "gi".into(),
-                key_schema: vec![m::KeySchemaElement {
-                    attribute_name: "g".into(),
-                    key_type: m::KeyType::Hash,
-                }],
-                projection: m::Projection {
-                    projection_type: Some(m::ProjectionType::KeysOnly),
-                    non_key_attributes: None,
-                },
-                ..Default::default()
-            }]),
-            billing_mode: Some(m::BillingMode::PayPerRequest),
-            ..Default::default()
-        };
-        tables::create_table(s, &ctx(), input).await.unwrap();
+        crate::ops::ttl::tests::create_with_gsi(s, name, m::ProjectionType::KeysOnly).await;
     }
 
     async fn put(s: &DynamoDb, table: &str, pk: &str, v: &str) {

@@ -541,6 +541,11 @@ pub(crate) mod tests {
     }
 
     async fn create(s: &DynamoDb, name: &str) {
+        create_with_gsi(s, name, m::ProjectionType::All).await;
+    }
+
+    /// An on-demand table keyed by `pk` (S) with a GSI `gi` on `g` (S).
+    pub(crate) async fn create_with_gsi(s: &DynamoDb, name: &str, projection: m::ProjectionType) {
         let input = m::CreateTableInput {
             table_name: name.into(),
             attribute_definitions: Some(vec![
@@ -564,7 +569,7 @@ pub(crate) mod tests {
                     key_type: m::KeyType::Hash,
                 }],
                 projection: m::Projection {
-                    projection_type: Some(m::ProjectionType::All),
+                    projection_type: Some(projection),
                     non_key_attributes: None,
                 },
                 ..Default::default()
