@@ -329,3 +329,104 @@ fn values_and_updates_lower() {
         .to_string()
         .starts_with("Two document paths overlap with each other"));
 }
+
+// Hostile input: the parser answers Ok or a ValidationException for anything, never
+// panics or recurses without bound (statements come straight from requests).
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PIECES: &[&str] = &[
+        "SELECT",
+        "INSERT",
+        "INTO",
+        "UPDATE",
+        "DELETE",
+        "FROM",
+        "WHERE",
+        "SET",
+        "REMOVE",
+        "VALUE",
+        "RETURNING",
+        "ALL",
+        "NEW",
+        "OLD",
+        "MODIFIED",
+        "*",
+        "AND",
+        "OR",
+        "NOT",
+        "IN",
+        "BETWEEN",
+        "IS",
+        "MISSING",
+        "NULL",
+        "EXISTS",
+        "ORDER",
+        "BY",
+        "\"t\"",
+        "\"t\".\"i\"",
+        "a",
+        "a.b",
+        "a[0]",
+        "?",
+        "'s'",
+        "1",
+        "-2.5e3",
+        "true",
+        "{",
+        "}",
+        "[",
+        "]",
+        "<<",
+        ">>",
+        "(",
+        ")",
+        ",",
+        ":",
+        "=",
+        "<>",
+        "<",
+        ">=",
+        "+",
+        "-",
+        ".",
+        "begins_with",
+        "size",
+        "list_append",
+        "set_add",
+        "if_not_exists",
+        "''''",
+        "\"",
+        "'",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_text_parses_or_fails_cleanly(text in "\\PC{0,200}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn token_soup_parses_or_fails_cleanly(idx in proptest::collection::vec(0..PIECES.len(), 0..40)) {
+            let text: Vec<&str> = idx.iter().map(|i| PIECES[*i]).collect();
+            let _ = parse(&text.join(" "));
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let open = "(".repeat(2000);
+        let close = ")".repeat(2000);
+        let text = format!("SELECT * FROM \"t\" WHERE {open}a = 1{close}");
+        assert!(parse(&text).is_err());
+        let list = format!(
+            "INSERT INTO \"t\" VALUE {{'pk': {}1{}}}",
+            "[".repeat(2000),
+            "]".repeat(2000)
+        );
+        assert!(parse(&list).is_err());
+    }
+}
