@@ -161,3 +161,16 @@ def raw(endpoint):
 
     return send
 
+
+
+@pytest.fixture(scope="session")
+def s3(endpoint):
+    """boto3 S3 with the SDK defaults a new user has (path-style is what botocore picks for
+    an endpoint URL like http://127.0.0.1:port)."""
+    return helpers.client("s3", endpoint)
+
+
+@pytest.fixture
+def bucket(s3) -> str:
+    """A fresh, empty bucket for one test."""
+    return helpers.new_bucket(s3)

@@ -222,6 +222,13 @@ def client(service: str, endpoint: str, key: tuple[str, str] = ROOT_KEY, **confi
     )
 
 
+def new_bucket(s3, base: str = "bk") -> str:
+    """Creates an S3 bucket with a unique, S3-valid name and returns the name."""
+    name = unique_name(base).lower().replace("_", "-")[:63]
+    s3.create_bucket(Bucket=name)
+    return name
+
+
 def error_of(exc) -> tuple[str, str]:
     """(code, message) of a botocore ClientError."""
     err = exc.response.get("Error", {})

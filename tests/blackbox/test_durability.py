@@ -160,6 +160,10 @@ def test_data_dir_is_created(server_factory, tmp_path):
     data = tmp_path / "nested" / "dir"
     srv = server_factory(data_dir=str(data)).start()
     assert data.is_dir()
+    # The store opens in the background after the listener answers: give it a moment.
+    deadline = time.monotonic() + 10
+    while not any(os.scandir(data)) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert any(os.scandir(data)), "nothing written to the data dir"
     status, body = helpers.health(srv.url)
     assert status == 200 and json.loads(body)

@@ -33,6 +33,8 @@ pub enum SyncMode {
 
 /// DynamoDB's TTL sweeper interval: default, and the accepted range (10 ms to 1 day).
 pub const DEFAULT_TTL_SWEEP_INTERVAL_MS: u64 = 1_000;
+/// S3 lifecycle job interval (AWS: about daily; rules still fall due at midnight UTC).
+pub const DEFAULT_S3_LIFECYCLE_INTERVAL_MS: u64 = 60_000;
 const MIN_TTL_SWEEP_INTERVAL_MS: u64 = 10;
 const MAX_TTL_SWEEP_INTERVAL_MS: u64 = 86_400_000;
 
@@ -92,6 +94,23 @@ pub struct UpArgs {
     /// [default: 1000]. AWS deletes expired items within days; nimbus within about this.
     #[arg(long, env = "NIMBUS_TTL_SWEEP_INTERVAL_MS", value_name = "MS")]
     pub ttl_sweep_interval_ms: Option<u64>,
+
+    /// Extra host names nimbus answers to, besides `localhost` (repeat the option, or
+    /// separate names with commas). S3 takes `{bucket}.s3.{name}` as a virtual-hosted
+    /// bucket and `{bucket}.s3-website.{name}` as a website endpoint; point a wildcard DNS
+    /// name at nimbus to use them.
+    #[arg(
+        long = "host-name",
+        env = "NIMBUS_HOST_NAMES",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    pub host_names: Vec<String>,
+
+    /// How often S3 applies bucket lifecycle rules, in milliseconds [default: 60000].
+    /// AWS runs them about once a day; rules are due at midnight UTC as on AWS.
+    #[arg(long, env = "NIMBUS_S3_LIFECYCLE_INTERVAL_MS", value_name = "MS")]
+    pub s3_lifecycle_interval_ms: Option<u64>,
 }
 
 /// One `[[credentials]]` table of the config file.
@@ -114,6 +133,9 @@ pub struct FileConfig {
     pub worker_threads: Option<usize>,
     pub ttl_sweep_interval_ms: Option<u64>,
     #[serde(default)]
+    pub host_names: Vec<String>,
+    pub s3_lifecycle_interval_ms: Option<u64>,
+    #[serde(default)]
     pub credentials: Vec<FileCredential>,
 }
 
@@ -133,6 +155,10 @@ pub struct Config {
     pub worker_threads: usize,
     /// DynamoDB TTL sweeper interval.
     pub ttl_sweep_interval_ms: u64,
+    /// Host names besides `localhost` (S3 virtual hosts and website endpoints).
+    pub host_names: Vec<String>,
+    /// How often S3's lifecycle job runs.
+    pub s3_lifecycle_interval_ms: u64,
     /// Configured credentials (without the built-in root key).
     pub credentials: Vec<Credential>,
     /// The config file that was read, if any.
@@ -313,12 +339,43 @@ pub fn resolve(
         );
     }
 
+    let host_names: Vec<String> = if args.host_names.is_empty() {
+        file.host_names
+    } else {
+        args.host_names.clone()
+    }
+    .into_iter()
+    .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+    .filter(|h| !h.is_empty())
+    .collect();
+    for h in &host_names {
+        let ok = h
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        if !ok {
+            bail!("host name {h:?} is not a DNS name (labels of letters, digits and hyphens)");
+        }
+    }
+
+    let s3_lifecycle_interval_ms = args
+        .s3_lifecycle_interval_ms
+        .or(file.s3_lifecycle_interval_ms)
+        .unwrap_or(DEFAULT_S3_LIFECYCLE_INTERVAL_MS);
+    if !(MIN_TTL_SWEEP_INTERVAL_MS..=MAX_TTL_SWEEP_INTERVAL_MS).contains(&s3_lifecycle_interval_ms)
+    {
+        bail!(
+            "S3 lifecycle interval must be {MIN_TTL_SWEEP_INTERVAL_MS}..={MAX_TTL_SWEEP_INTERVAL_MS} ms, not {s3_lifecycle_interval_ms}"
+        );
+    }
+
     Ok(Config {
         bind,
         storage,
         sync,
         worker_threads,
         ttl_sweep_interval_ms,
+        host_names,
+        s3_lifecycle_interval_ms,
         credentials,
         config_file,
     })

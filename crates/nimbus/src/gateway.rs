@@ -34,6 +34,7 @@ pub const BODY_READ_TIMEOUT_MS: u64 = 60_000;
 
 static X_AMZN_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-amzn-requestid");
 static X_AMZ_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-amz-request-id");
+static X_AMZ_ID_2: http::HeaderName = http::HeaderName::from_static("x-amz-id-2");
 
 /// Request ids: unique within a process (a counter) and across restarts (a random
 /// seed), without a syscall per request.
@@ -125,7 +126,10 @@ fn guess_protocol(req: &AwsRequest) -> Protocol {
     }
 }
 
-fn into_http(mut resp: AwsResponse, request_id: &str, close: bool) -> Response<Full<Bytes>> {
+/// Response bodies: whole (every service but S3) or streamed (S3).
+pub type GatewayBody = http_body_util::Either<Full<Bytes>, s3s::Body>;
+
+fn into_http(mut resp: AwsResponse, request_id: &str, close: bool) -> Response<GatewayBody> {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         if !resp.headers.contains_key(&X_AMZN_REQUEST_ID) {
             resp.headers.insert(X_AMZN_REQUEST_ID.clone(), v.clone());
@@ -139,7 +143,7 @@ fn into_http(mut resp: AwsResponse, request_id: &str, close: bool) -> Response<F
         resp.headers
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    let mut out = Response::new(Full::new(resp.body));
+    let mut out = Response::new(http_body_util::Either::Left(Full::new(resp.body)));
     *out.status_mut() = resp.status;
     *out.headers_mut() = resp.headers;
     // hyper adds `Date` and `Content-Length`.
@@ -187,10 +191,10 @@ async fn read_body(
 pub async fn handle(
     state: Arc<AppState>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+) -> Result<Response<GatewayBody>, std::convert::Infallible> {
     let started = Instant::now();
     let request_id = state.request_ids.next();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
 
     if parts.uri.path() == HEALTH_PATH
         && (parts.method == Method::GET || parts.method == Method::HEAD)
@@ -201,14 +205,24 @@ pub async fn handle(
     }
 
     let mut aws = AwsRequest {
-        method: parts.method,
+        method: parts.method.clone(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or_default().to_string(),
-        headers: parts.headers,
+        headers: std::mem::take(&mut parts.headers),
         body: Bytes::new(),
     };
     // Route on the headers first to pick the body limit; the body may add `Action=`.
     let header_route = router::route(&aws);
+    // S3 streams its bodies: it is routed on the head alone and never collected here.
+    let s3_route = match header_route {
+        Some(ServiceId::S3) => true,
+        None => crate::s3_edge::is_s3_default(&aws.method, &aws.headers),
+        Some(_) => false,
+    };
+    if s3_route {
+        parts.headers = aws.headers;
+        return Ok(s3_response(&state, parts, body, &request_id, started).await);
+    }
     let limit = max_body_bytes(header_route);
     let protocol_guess =
         header_route.map_or_else(|| guess_protocol(&aws), |s| s.protocol_for(&aws));
@@ -269,6 +283,40 @@ pub async fn handle(
         started,
     );
     Ok(into_http(resp, &request_id, false))
+}
+
+async fn s3_response(
+    state: &AppState,
+    parts: http::request::Parts,
+    body: Incoming,
+    request_id: &str,
+    started: Instant,
+) -> Response<GatewayBody> {
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_string();
+    let mut resp = match state.services.s3().await {
+        Ok(s3) => crate::s3_edge::handle(&s3, state.loopback, parts, body, request_id).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "S3 is unavailable");
+            crate::s3_edge::unavailable(request_id)
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        let h = resp.headers_mut();
+        if !h.contains_key(&X_AMZ_REQUEST_ID) {
+            h.insert(X_AMZ_REQUEST_ID.clone(), v.clone());
+        }
+        h.entry(X_AMZ_ID_2.clone()).or_insert(v);
+    }
+    tracing::debug!(
+        method = %method,
+        path = %path,
+        service = "s3",
+        status = resp.status().as_u16(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp.map(http_body_util::Either::Right)
 }
 
 /// Routing, auth and dispatch of a request whose body has been read.

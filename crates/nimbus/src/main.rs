@@ -10,6 +10,7 @@ mod errors;
 mod gateway;
 mod health;
 mod router;
+mod s3_edge;
 mod server;
 mod services;
 mod store;
@@ -147,6 +148,12 @@ async fn run(cfg: Config, creds: StaticCredentials, started: Instant) -> anyhow:
         .with_context(|| format!("cannot listen on {}", cfg.bind))?;
     let local = listener.local_addr().context("listener address")?;
 
+    // Created before the listener answers, so that "healthy" implies the data directory
+    // exists (the store itself opens in the background).
+    if let Storage::Dir(d) = &cfg.storage {
+        std::fs::create_dir_all(d)
+            .with_context(|| format!("cannot create the data directory {}", d.display()))?;
+    }
     let store = StoreHandle::open_in_background(store::store_config(&cfg.storage, cfg.sync));
     let credentials = Arc::new(IamCredentialStore::new(creds));
     let clock: nimbus_core::SharedClock = Arc::new(SystemClock);
@@ -163,10 +170,26 @@ async fn run(cfg: Config, creds: StaticCredentials, started: Instant) -> anyhow:
             clock,
             ServiceOptions {
                 ttl_sweep_interval_ms: cfg.ttl_sweep_interval_ms,
+                blob_dir: match &cfg.storage {
+                    Storage::InMemory => None,
+                    Storage::Dir(d) => Some(d.join("blobs")),
+                },
+                host_names: cfg.host_names.clone(),
+                credentials: Some(credentials.clone()),
+                s3_lifecycle_interval_ms: cfg.s3_lifecycle_interval_ms,
             },
         ),
         request_ids: RequestIds::new(),
     });
+    // S3 starts with the store (crash recovery, reaper, lifecycle), not on first use.
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = state.services.s3().await {
+                tracing::error!(error = %e, "S3 did not start");
+            }
+        });
+    }
     // Keys created through IAM (and STS sessions) live in the store.
     {
         let store = store.clone();

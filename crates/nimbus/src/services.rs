@@ -6,15 +6,18 @@
 
 use std::sync::Arc;
 
+use nimbus_blob::BlobStore;
 use nimbus_core::{RequestContext, SharedClock};
 use nimbus_dynamodb::ops::streams::StreamsConfig;
 use nimbus_dynamodb::ops::DynamoDb;
-use nimbus_iam::{Iam, IamState, Sts};
+use nimbus_iam::{CredentialStore, Iam, IamState, Sts};
+use nimbus_s3::{S3Config, S3State};
 use nimbus_wire::{AwsError, AwsRequest, AwsResponse};
 use tokio::sync::OnceCell;
 
 use crate::errors;
 use crate::router::ServiceId;
+use crate::s3_edge::S3Handle;
 use crate::store::StoreHandle;
 
 /// A service's state as the health endpoint reports it.
@@ -41,22 +44,49 @@ pub struct Services {
     /// Shared with the task that creates DynamoDB once the store is open.
     dynamodb: Arc<OnceCell<DynamoDb>>,
     iam: OnceCell<IamState>,
+    /// Shared with the task that creates S3 once the store is open.
+    s3: Arc<OnceCell<Arc<S3Handle>>>,
+    /// Turns true at shutdown: S3's background loops stop.
+    s3_stop: tokio::sync::watch::Sender<bool>,
+    s3_tasks: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     streams: StreamsConfig,
     options: ServiceOptions,
 }
 
 /// Operator settings the services take from the configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServiceOptions {
     /// DynamoDB's TTL sweeper interval.
     pub ttl_sweep_interval_ms: u64,
+    /// Where S3 keeps object bodies; `None` keeps them in memory (`--in-memory`).
+    pub blob_dir: Option<std::path::PathBuf>,
+    /// Host names for virtual-host and website addressing besides `localhost`.
+    pub host_names: Vec<String>,
+    /// The keys S3's signature checks look secrets up in.
+    pub credentials: Option<Arc<dyn CredentialStore>>,
+    /// How often S3's lifecycle job runs.
+    pub s3_lifecycle_interval_ms: u64,
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
             ttl_sweep_interval_ms: crate::config::DEFAULT_TTL_SWEEP_INTERVAL_MS,
+            blob_dir: None,
+            host_names: Vec::new(),
+            credentials: None,
+            s3_lifecycle_interval_ms: crate::config::DEFAULT_S3_LIFECYCLE_INTERVAL_MS,
         }
+    }
+}
+
+impl std::fmt::Debug for ServiceOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceOptions")
+            .field("ttl_sweep_interval_ms", &self.ttl_sweep_interval_ms)
+            .field("blob_dir", &self.blob_dir)
+            .field("host_names", &self.host_names)
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,6 +120,9 @@ impl Services {
             clock,
             dynamodb: Arc::new(OnceCell::new()),
             iam: OnceCell::new(),
+            s3: Arc::new(OnceCell::new()),
+            s3_stop: tokio::sync::watch::channel(false).0,
+            s3_tasks: parking_lot::Mutex::new(Vec::new()),
             streams: streams_config_from_env(),
             options,
         };
@@ -113,6 +146,52 @@ impl Services {
             });
         }
         services
+    }
+
+    /// S3 over `db`: opens the blob store, runs crash recovery, starts the background
+    /// loops (blob reaper, lifecycle).
+    async fn make_s3(&self, db: nimbus_store::Db) -> Result<Arc<S3Handle>, String> {
+        let blobs = match &self.options.blob_dir {
+            Some(dir) => BlobStore::open(dir.clone())
+                .map_err(|e| format!("cannot open the blob store at {}: {e}", dir.display()))?,
+            None => BlobStore::in_memory(),
+        };
+        let mut host_names = vec!["localhost".to_string()];
+        host_names.extend(self.options.host_names.iter().cloned());
+        let credentials = self
+            .options
+            .credentials
+            .clone()
+            .unwrap_or_else(|| Arc::new(nimbus_iam::StaticCredentials::default()));
+        let state = Arc::new(S3State {
+            db,
+            blobs: Arc::new(blobs),
+            clock: self.clock.clone(),
+            credentials,
+            config: S3Config {
+                host_names,
+                lifecycle_interval_ms: self.options.s3_lifecycle_interval_ms,
+                ..S3Config::default()
+            },
+        });
+        nimbus_s3::startup_recovery(&state)
+            .await
+            .map_err(|e| format!("S3 crash recovery failed: {e}"))?;
+        let tasks = nimbus_s3::start_background(&state, self.s3_stop.subscribe());
+        self.s3_tasks.lock().extend(tasks);
+        let service = nimbus_s3::service(state.clone());
+        Ok(Arc::new(S3Handle { state, service }))
+    }
+
+    /// The S3 service, created on first use (after the store opened).
+    pub async fn s3(&self) -> Result<Arc<S3Handle>, String> {
+        self.s3
+            .get_or_try_init(|| async {
+                let db = self.store.db().await?;
+                self.make_s3(db).await
+            })
+            .await
+            .cloned()
     }
 
     /// DynamoDB over `db` with its background work started. It creates the process's
@@ -141,9 +220,11 @@ impl Services {
 
     pub fn state(&self, service: ServiceId) -> ServiceState {
         match service {
-            ServiceId::DynamoDb | ServiceId::DynamoDbStreams | ServiceId::Sts | ServiceId::Iam => {
-                ServiceState::Running
-            }
+            ServiceId::DynamoDb
+            | ServiceId::DynamoDbStreams
+            | ServiceId::Sts
+            | ServiceId::Iam
+            | ServiceId::S3 => ServiceState::Running,
             _ => ServiceState::Unavailable,
         }
     }
@@ -219,6 +300,19 @@ impl Services {
 
     /// Lets background work reach a stopping point before the store closes.
     pub async fn shutdown(&self) {
+        let _ = self.s3_stop.send(true);
+        let tasks: Vec<_> = std::mem::take(&mut *self.s3_tasks.lock());
+        for t in tasks {
+            if tokio::time::timeout(
+                std::time::Duration::from_millis(BACKGROUND_JOBS_GRACE_MS),
+                t,
+            )
+            .await
+            .is_err()
+            {
+                tracing::warn!("an S3 background loop did not stop in time");
+            }
+        }
         if let Some(ddb) = self.dynamodb.get() {
             if !ddb.stop_background(BACKGROUND_JOBS_GRACE_MS).await {
                 tracing::warn!(

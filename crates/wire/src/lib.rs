@@ -3,6 +3,7 @@
 //! Invariant: services never see HTTP, JSON, XML or SigV4; they get typed requests
 //! (nimbus-model) and return typed results or errors that end up here as [`AwsError`].
 
+pub mod aws_chunked;
 pub mod percent;
 pub mod sigv4;
 

@@ -1,5 +1,6 @@
 //! nimbus-loadgen: many keep-alive HTTP/1.1 connections sending correctly SigV4-signed AWS
-//! requests, with a warmup, a bounded run (time or request count) and latency quantiles.
+//! requests (DynamoDB awsJson, S3 GetObject/PutObject), with a warmup, a bounded run (time or
+//! request count) and latency quantiles. `--presign` prints a presigned S3 URL instead.
 //!
 //! It only ever talks to loopback addresses: it is a benchmark tool for this machine.
 
@@ -26,7 +27,7 @@ use tokio::net::TcpStream;
 
 use histogram::Histogram;
 use sign::Signer;
-use workload::{Rng, Workload};
+use workload::{Req, Rng, Workload};
 
 /// Upper bounds so that a typo cannot turn a benchmark into a runaway process.
 const MAX_CONNECTIONS: usize = 4096;
@@ -34,6 +35,8 @@ const MAX_RUN: Duration = Duration::from_secs(600);
 const MAX_CONNECT_FAILURES_IN_A_ROW: u32 = 100;
 const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Tries per preloaded key (a peer may close a keep-alive connection under our feet).
+const PRELOAD_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ClientKind {
@@ -48,7 +51,16 @@ enum WorkloadKind {
     GetItem,
     PutItem,
     Raw,
+    /// S3 GetObject of random keys of the key space (`--preload` puts them first).
+    S3Get,
+    /// S3 PutObject of `--object-size` bytes under random keys of the key space.
+    S3Put,
 }
+
+/// Upper bound of `--object-size` (the whole pool of a replay run is held in memory).
+const MAX_OBJECT_SIZE: usize = 16 * 1024 * 1024;
+/// Longest validity of a presigned URL (S3's limit: seven days).
+const MAX_PRESIGN_EXPIRES_S: u64 = 7 * 24 * 3600;
 
 /// Send signed AWS requests to a local endpoint and report throughput and latency.
 #[derive(Debug, Parser)]
@@ -96,9 +108,24 @@ struct Args {
     /// raw mode: the Content-Type.
     #[arg(long, default_value = "application/x-amz-json-1.0")]
     content_type: String,
-    /// SigV4 signing name.
-    #[arg(long, default_value = "dynamodb")]
-    service: String,
+    /// SigV4 signing name (default: `s3` for the s3-* workloads and --presign, else `dynamodb`).
+    #[arg(long)]
+    service: Option<String>,
+    /// s3-get / s3-put: the bucket (path-style requests `/{bucket}/{key}`).
+    #[arg(long, default_value = "loadgen")]
+    bucket: String,
+    /// s3-put (and --preload for s3-get): bytes per object.
+    #[arg(long, default_value_t = 4096)]
+    object_size: usize,
+    /// s3-*: create the bucket first (an existing bucket is fine).
+    #[arg(long)]
+    create_bucket: bool,
+    /// Print a presigned S3 URL for `METHOD /bucket/key` (e.g. `GET /b/k`) and exit.
+    #[arg(long, value_name = "METHOD PATH")]
+    presign: Option<String>,
+    /// --presign: validity in seconds.
+    #[arg(long, default_value_t = 3600)]
+    presign_expires: u64,
     #[arg(long, default_value = "us-east-1")]
     region: String,
     #[arg(long, default_value = "test", env = "AWS_ACCESS_KEY_ID")]
@@ -186,37 +213,48 @@ impl Client {
         Ok(sender)
     }
 
-    fn build(
-        &self,
-        target: &str,
-        body: Bytes,
-        cache: &SigningKeyCache,
-    ) -> Result<Request<Full<Bytes>>> {
+    /// The signed headers of a request: awsJson (target, content type) or S3 REST (the body
+    /// hash signed, as SDKs do over plain HTTP).
+    fn signed_headers(&self, req: &Req, cache: &SigningKeyCache) -> Result<HeaderMap> {
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(http::header::HOST, self.host.clone());
-        headers.insert(http::header::CONTENT_TYPE, self.content_type.clone());
-        headers.insert("x-amz-target", HeaderValue::from_str(target)?);
-        self.signer.sign("POST", "/", &mut headers, &body, cache)?;
-        let mut req = Request::builder()
-            .method("POST")
-            .uri("/")
-            .body(Full::new(body))?;
-        *req.headers_mut() = headers;
-        Ok(req)
+        match &req.target {
+            Some(target) => {
+                headers.insert(http::header::CONTENT_TYPE, self.content_type.clone());
+                headers.insert("x-amz-target", HeaderValue::from_str(target)?);
+            }
+            None if !req.body.is_empty() => {
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
+            }
+            None => {}
+        }
+        self.signer
+            .sign(req.method, &req.path, &mut headers, &req.body, cache)?;
+        Ok(headers)
     }
-}
 
-impl Client {
+    fn build(&self, req: &Req, cache: &SigningKeyCache) -> Result<Request<Full<Bytes>>> {
+        let headers = self.signed_headers(req, cache)?;
+        let mut out = Request::builder()
+            .method(req.method)
+            .uri(req.path.as_str())
+            .body(Full::new(req.body.clone()))?;
+        *out.headers_mut() = headers;
+        Ok(out)
+    }
+
     /// A signed request as raw HTTP/1.1 bytes (replay client).
-    fn build_raw(&self, target: &str, body: Bytes, cache: &SigningKeyCache) -> Result<Bytes> {
-        let mut headers = HeaderMap::with_capacity(8);
-        headers.insert(http::header::HOST, self.host.clone());
-        headers.insert(http::header::CONTENT_TYPE, self.content_type.clone());
-        headers.insert("x-amz-target", HeaderValue::from_str(target)?);
-        self.signer.sign("POST", "/", &mut headers, &body, cache)?;
-        let mut req = Request::builder().method("POST").uri("/").body(body)?;
-        *req.headers_mut() = headers;
-        replay::render(&req)
+    fn build_raw(&self, req: &Req, cache: &SigningKeyCache) -> Result<Bytes> {
+        let headers = self.signed_headers(req, cache)?;
+        let mut out = Request::builder()
+            .method(req.method)
+            .uri(req.path.as_str())
+            .body(req.body.clone())?;
+        *out.headers_mut() = headers;
+        replay::render(&out)
     }
 }
 
@@ -227,8 +265,8 @@ fn build_pool(client: &Client, load: &Workload, payload: &str, size: usize) -> R
     let mut rng = Rng::new(0x5EED);
     let mut pool = Vec::with_capacity(size);
     for _ in 0..size {
-        let (target, body) = load.next(&mut rng, payload);
-        pool.push(client.build_raw(&target, body, &cache)?);
+        let req = load.next(&mut rng, payload);
+        pool.push(client.build_raw(&req, &cache)?);
     }
     Ok(pool)
 }
@@ -246,11 +284,31 @@ async fn send(
 }
 
 /// Sends one request on a fresh connection (setup steps).
-async fn one_shot(client: &Client, target: &str, body: &str) -> Result<(u16, Bytes)> {
+async fn one_shot(client: &Client, req: &Req) -> Result<(u16, Bytes)> {
     let cache = SigningKeyCache::new(4);
     let mut sender = client.connect().await?;
-    let req = client.build(target, Bytes::from(body.to_string()), &cache)?;
+    let req = client.build(req, &cache)?;
     send(&mut sender, req).await
+}
+
+fn json_req(target: &str, body: &str) -> Req {
+    Req::json(target.to_string(), Bytes::from(body.to_string()))
+}
+
+/// CreateBucket (us-east-1 style, no body); a bucket that exists already is fine.
+async fn create_bucket(client: &Client, bucket: &str) -> Result<()> {
+    let req = Req {
+        method: "PUT",
+        path: format!("/{bucket}"),
+        target: None,
+        body: Bytes::new(),
+    };
+    let (status, resp) = one_shot(client, &req).await?;
+    let text = String::from_utf8_lossy(&resp);
+    if status == 200 || text.contains("BucketAlreadyOwnedByYou") {
+        return Ok(());
+    }
+    bail!("CreateBucket failed: {status} {text}")
 }
 
 async fn create_table(client: &Client, table: &str) -> Result<()> {
@@ -261,7 +319,8 @@ async fn create_table(client: &Client, table: &str) -> Result<()> {
         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
     })
     .to_string();
-    let (status, resp) = one_shot(client, "DynamoDB_20120810.CreateTable", &body).await?;
+    let (status, resp) =
+        one_shot(client, &json_req("DynamoDB_20120810.CreateTable", &body)).await?;
     if status != 200 && !String::from_utf8_lossy(&resp).contains("ResourceInUseException") {
         bail!(
             "CreateTable failed: {status} {}",
@@ -271,7 +330,11 @@ async fn create_table(client: &Client, table: &str) -> Result<()> {
     let describe = serde_json::json!({ "TableName": table }).to_string();
     let deadline = Instant::now() + TABLE_ACTIVE_TIMEOUT;
     loop {
-        let (status, resp) = one_shot(client, "DynamoDB_20120810.DescribeTable", &describe).await?;
+        let (status, resp) = one_shot(
+            client,
+            &json_req("DynamoDB_20120810.DescribeTable", &describe),
+        )
+        .await?;
         let doc: serde_json::Value = serde_json::from_slice(&resp).unwrap_or_default();
         if status == 200 && doc["Table"]["TableStatus"] == "ACTIVE" {
             return Ok(());
@@ -283,10 +346,34 @@ async fn create_table(client: &Client, table: &str) -> Result<()> {
     }
 }
 
+/// What preload writes: DynamoDB items into a table, or S3 objects into a bucket.
+#[derive(Debug, Clone)]
+enum PreloadTarget {
+    Table(String),
+    Bucket { bucket: String, body: Bytes },
+}
+
+impl PreloadTarget {
+    fn request(&self, key: u64, payload: &str) -> Req {
+        match self {
+            PreloadTarget::Table(table) => Req::json(
+                format!("{}.PutItem", workload::DYNAMODB_PREFIX),
+                workload::put_item_body(table, key, payload),
+            ),
+            PreloadTarget::Bucket { bucket, body } => Req {
+                method: "PUT",
+                path: workload::object_path(bucket, key),
+                target: None,
+                body: body.clone(),
+            },
+        }
+    }
+}
+
 /// Puts every key of the key space, spread over the connections.
 async fn preload(
     client: Arc<Client>,
-    table: &str,
+    target: PreloadTarget,
     key_space: u64,
     connections: usize,
     payload: &str,
@@ -295,19 +382,30 @@ async fn preload(
     let mut handles = Vec::new();
     for w in 0..workers {
         let client = client.clone();
-        let table = table.to_string();
+        let target = target.clone();
         let payload = payload.to_string();
         handles.push(tokio::spawn(async move {
             let cache = SigningKeyCache::new(4);
             let mut sender = client.connect().await?;
             let mut key = w;
             while key < key_space {
-                let body = workload::put_item_body(&table, key, &payload);
-                let req = client.build("DynamoDB_20120810.PutItem", body, &cache)?;
-                let (status, resp) = send(&mut sender, req).await?;
+                // Some peers close the connection after a response: reconnect (bounded).
+                let mut attempt = 0;
+                let (status, resp) = loop {
+                    attempt += 1;
+                    if sender.is_closed() {
+                        sender = client.connect().await?;
+                    }
+                    let req = client.build(&target.request(key, &payload), &cache)?;
+                    match send(&mut sender, req).await {
+                        Ok(r) => break r,
+                        Err(e) if attempt >= PRELOAD_ATTEMPTS => return Err(e),
+                        Err(_) => sender = client.connect().await?,
+                    }
+                };
                 if status != 200 {
                     bail!(
-                        "preload PutItem failed: {status} {}",
+                        "preload put failed: {status} {}",
                         String::from_utf8_lossy(&resp)
                     );
                 }
@@ -436,8 +534,8 @@ impl Session for HyperSession {
     }
 
     async fn send(&mut self, conn: &mut Self::Conn) -> Result<u16> {
-        let (target, body) = self.load.next(&mut self.rng, &self.payload);
-        let req = self.client.build(&target, body, &self.cache)?;
+        let req = self.load.next(&mut self.rng, &self.payload);
+        let req = self.client.build(&req, &self.cache)?;
         Ok(send(conn, req).await?.0)
     }
 }
@@ -471,16 +569,37 @@ async fn run(args: Args) -> Result<()> {
     if args.connections == 0 || args.connections > MAX_CONNECTIONS {
         bail!("--connections must be 1..={MAX_CONNECTIONS}");
     }
+    if args.object_size > MAX_OBJECT_SIZE {
+        bail!("--object-size must be at most {MAX_OBJECT_SIZE}");
+    }
+    let s3_mode = matches!(args.workload, WorkloadKind::S3Get | WorkloadKind::S3Put)
+        || args.presign.is_some();
+    let service = args
+        .service
+        .clone()
+        .unwrap_or_else(|| if s3_mode { "s3" } else { "dynamodb" }.to_string());
     let (addr, authority) = resolve_loopback(&args.endpoint).await?;
+    let signer = Signer {
+        access_key: args.access_key.clone(),
+        secret_key: args.secret_key.clone(),
+        region: args.region.clone(),
+        service,
+    };
+    if let Some(spec) = &args.presign {
+        let (method, path) = spec
+            .split_once(' ')
+            .context("--presign wants `METHOD /path`, e.g. `GET /bucket/key`")?;
+        if args.presign_expires == 0 || args.presign_expires > MAX_PRESIGN_EXPIRES_S {
+            bail!("--presign-expires must be 1..={MAX_PRESIGN_EXPIRES_S}");
+        }
+        let query = signer.presign(method, path, &authority, args.presign_expires)?;
+        println!("http://{authority}{path}?{query}");
+        return Ok(());
+    }
     let client = Arc::new(Client {
         addr,
         host: HeaderValue::from_str(&authority)?,
-        signer: Signer {
-            access_key: args.access_key.clone(),
-            secret_key: args.secret_key.clone(),
-            region: args.region.clone(),
-            service: args.service.clone(),
-        },
+        signer,
         content_type: HeaderValue::from_str(&args.content_type)?,
     });
     let load = Arc::new(match args.workload {
@@ -500,17 +619,37 @@ async fn run(args: Args) -> Result<()> {
                 .context("--workload raw needs --target")?,
             body: Bytes::from(args.body.clone()),
         },
+        WorkloadKind::S3Get => Workload::S3Get {
+            bucket: args.bucket.clone(),
+            key_space: args.key_space,
+        },
+        WorkloadKind::S3Put => Workload::S3Put {
+            bucket: args.bucket.clone(),
+            key_space: args.key_space,
+            body: workload::object_body(args.object_size),
+        },
     });
     let payload = Arc::new(load.payload(args.item_size));
 
     if args.create_table {
         create_table(&client, &args.table).await?;
     }
+    if args.create_bucket {
+        create_bucket(&client, &args.bucket).await?;
+    }
     if args.preload {
         let t0 = Instant::now();
+        let target = if load.is_s3() {
+            PreloadTarget::Bucket {
+                bucket: args.bucket.clone(),
+                body: workload::object_body(args.object_size),
+            }
+        } else {
+            PreloadTarget::Table(args.table.clone())
+        };
         preload(
             client.clone(),
-            &args.table,
+            target,
             args.key_space,
             args.connections,
             &payload,

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use http::HeaderMap;
 use nimbus_wire::sigv4::{
-    sign_request, AmzDate, SigningCredentials, SigningKeyCache, SigningParams,
+    presign_query, sign_request, AmzDate, SigningCredentials, SigningKeyCache, SigningParams,
 };
 
 /// Who signs and for what.
@@ -19,6 +19,33 @@ pub struct Signer {
 }
 
 impl Signer {
+    fn now(&self) -> Result<AmzDate> {
+        let now_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .context("system clock before 1970")?
+            .as_secs();
+        Ok(AmzDate::from_epoch_secs(
+            i64::try_from(now_secs).unwrap_or(i64::MAX),
+        ))
+    }
+
+    /// The query string of a presigned URL for `method path` (S3: UNSIGNED-PAYLOAD, only
+    /// `host` signed), valid for `expires_s` seconds from now.
+    pub fn presign(&self, method: &str, path: &str, host: &str, expires_s: u64) -> Result<String> {
+        let params = SigningParams {
+            credentials: SigningCredentials {
+                access_key_id: &self.access_key,
+                secret_access_key: &self.secret_key,
+                session_token: None,
+            },
+            region: &self.region,
+            service: &self.service,
+            time: self.now()?,
+            unsigned_payload: true,
+        };
+        presign_query(method, path, "", host, &params, expires_s).context("presigning")
+    }
+
     /// Adds `X-Amz-Date` and `Authorization` to `headers` (which must include `host`).
     /// `cache` holds derived signing keys so that a request costs two HMACs, as in an SDK.
     pub fn sign(
@@ -29,10 +56,6 @@ impl Signer {
         body: &[u8],
         cache: &SigningKeyCache,
     ) -> Result<()> {
-        let now_secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .context("system clock before 1970")?
-            .as_secs();
         let params = SigningParams {
             credentials: SigningCredentials {
                 access_key_id: &self.access_key,
@@ -41,7 +64,7 @@ impl Signer {
             },
             region: &self.region,
             service: &self.service,
-            time: AmzDate::from_epoch_secs(i64::try_from(now_secs).unwrap_or(i64::MAX)),
+            time: self.now()?,
             unsigned_payload: false,
         };
         sign_request(method, path, "", headers, body, &params, Some(cache))

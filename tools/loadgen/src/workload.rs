@@ -1,4 +1,5 @@
-//! What each request carries: an awsJson target and a body.
+//! What each request carries: an awsJson target and a body (DynamoDB), or a method and a
+//! path (S3 objects).
 
 use bytes::Bytes;
 
@@ -41,6 +42,45 @@ pub enum Workload {
     },
     /// Any awsJson target with a fixed body (later services reuse the generator this way).
     Raw { target: String, body: Bytes },
+    /// S3 GetObject of a random key in `0..key_space` (path-style `/{bucket}/{key}`).
+    S3Get { bucket: String, key_space: u64 },
+    /// S3 PutObject of a random key with a fixed body (its size is `--object-size`).
+    S3Put {
+        bucket: String,
+        key_space: u64,
+        body: Bytes,
+    },
+}
+
+/// One request of a workload: awsJson (`target` set, POST /) or REST (S3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Req {
+    pub method: &'static str,
+    pub path: String,
+    /// `X-Amz-Target` of an awsJson request; None for REST requests.
+    pub target: Option<String>,
+    pub body: Bytes,
+}
+
+impl Req {
+    pub fn json(target: String, body: Bytes) -> Req {
+        Req {
+            method: "POST",
+            path: "/".to_string(),
+            target: Some(target),
+            body,
+        }
+    }
+}
+
+/// Path-style object path. Bucket names and `key_name`s need no percent-encoding.
+pub fn object_path(bucket: &str, key: u64) -> String {
+    format!("/{bucket}/{}", key_name(key))
+}
+
+/// The body S3 puts (and preload) write: `size` bytes.
+pub fn object_body(size: usize) -> Bytes {
+    Bytes::from(vec![b'x'; size])
 }
 
 pub const DYNAMODB_PREFIX: &str = "DynamoDB_20120810";
@@ -64,8 +104,8 @@ pub fn put_item_body(table: &str, key: u64, payload: &str) -> Bytes {
 }
 
 impl Workload {
-    /// The `X-Amz-Target` and body of the next request.
-    pub fn next(&self, rng: &mut Rng, payload: &str) -> (String, Bytes) {
+    /// The next request.
+    pub fn next(&self, rng: &mut Rng, payload: &str) -> Req {
         match self {
             Workload::GetItem { table, key_space } => {
                 let key = rng.below(*key_space);
@@ -74,19 +114,40 @@ impl Workload {
                     json_str(table),
                     key_name(key)
                 );
-                (format!("{DYNAMODB_PREFIX}.GetItem"), Bytes::from(body))
+                Req::json(format!("{DYNAMODB_PREFIX}.GetItem"), Bytes::from(body))
             }
             Workload::PutItem {
                 table, key_space, ..
             } => {
                 let key = rng.below(*key_space);
-                (
+                Req::json(
                     format!("{DYNAMODB_PREFIX}.PutItem"),
                     put_item_body(table, key, payload),
                 )
             }
-            Workload::Raw { target, body } => (target.clone(), body.clone()),
+            Workload::Raw { target, body } => Req::json(target.clone(), body.clone()),
+            Workload::S3Get { bucket, key_space } => Req {
+                method: "GET",
+                path: object_path(bucket, rng.below(*key_space)),
+                target: None,
+                body: Bytes::new(),
+            },
+            Workload::S3Put {
+                bucket,
+                key_space,
+                body,
+            } => Req {
+                method: "PUT",
+                path: object_path(bucket, rng.below(*key_space)),
+                target: None,
+                body: body.clone(),
+            },
         }
+    }
+
+    /// True for the S3 (REST) workloads.
+    pub fn is_s3(&self) -> bool {
+        matches!(self, Workload::S3Get { .. } | Workload::S3Put { .. })
     }
 
     /// The string attribute PutItem writes (and preload uses), sized once per run.
@@ -111,9 +172,10 @@ mod tests {
             key_space: 10,
         };
         let mut rng = Rng::new(7);
-        let (target, body) = w.next(&mut rng, "");
-        assert_eq!(target, "DynamoDB_20120810.GetItem");
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let req = w.next(&mut rng, "");
+        assert_eq!(req.target.as_deref(), Some("DynamoDB_20120810.GetItem"));
+        assert_eq!((req.method, req.path.as_str()), ("POST", "/"));
+        let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
         assert_eq!(v["TableName"], "bench");
         assert!(v["Key"]["pk"]["S"].as_str().unwrap().starts_with('k'));
     }
@@ -126,9 +188,43 @@ mod tests {
             item_size: 3,
         };
         let payload = w.payload(0);
-        let (_, body) = w.next(&mut Rng::new(1), &payload);
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let req = w.next(&mut Rng::new(1), &payload);
+        let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
         assert_eq!(v["Item"]["v"]["S"], "xxx");
+    }
+
+    #[test]
+    fn s3_requests_are_path_style_within_the_key_space() {
+        let get = Workload::S3Get {
+            bucket: "bench".into(),
+            key_space: 3,
+        };
+        let put = Workload::S3Put {
+            bucket: "bench".into(),
+            key_space: 3,
+            body: object_body(4096),
+        };
+        assert!(get.is_s3() && put.is_s3());
+        let mut rng = Rng::new(9);
+        for _ in 0..50 {
+            let g = get.next(&mut rng, "");
+            assert_eq!(g.method, "GET");
+            assert!(g.target.is_none() && g.body.is_empty());
+            assert!(
+                [
+                    "/bench/k0000000000",
+                    "/bench/k0000000001",
+                    "/bench/k0000000002"
+                ]
+                .contains(&g.path.as_str()),
+                "{}",
+                g.path
+            );
+            let p = put.next(&mut rng, "");
+            assert_eq!(p.method, "PUT");
+            assert_eq!(p.body.len(), 4096);
+            assert!(p.path.starts_with("/bench/k000000000"));
+        }
     }
 
     #[test]
