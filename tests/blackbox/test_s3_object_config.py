@@ -136,7 +136,8 @@ def test_object_attributes(s3, bucket):
                                  ObjectAttributes=["ETag", "ObjectSize", "StorageClass"])
     assert r["ObjectSize"] == 5
     assert r["StorageClass"] == "STANDARD"
-    assert r["ETag"].strip('"') == hashlib.md5(b"hello").hexdigest()
+    # GetObjectAttributes is the one S3 answer with an unquoted ETag.
+    assert r["ETag"] == hashlib.md5(b"hello").hexdigest()
     assert "ObjectParts" not in r
     assert "LastModified" in r
 

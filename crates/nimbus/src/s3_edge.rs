@@ -179,6 +179,11 @@ pub async fn handle(
     }
 
     let bucket = bucket_of(&parts, bases);
+    let attributes_request = parts.method == Method::GET
+        && parts.uri.query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p == "attributes" || p == "attributes=")
+        });
     let form_post = parts.method == Method::POST
         && parts
             .headers
@@ -212,6 +217,8 @@ pub async fn handle(
     let unknown_key = key
         .as_ref()
         .is_some_and(|(k, _)| s3.state.credentials.lookup(k).is_none());
+    let body = IdleTimeout::new(body);
+    let body_ended = body.ended_flag();
     let body: s3s::Body = if loopback && unknown_key {
         // The loopback rule: accept as root, unchecked (DESIGN.md §7).
         let region = key
@@ -242,21 +249,17 @@ pub async fn handle(
             let slot = nimbus_s3::UnverifiedTrailers::default();
             parts.extensions.insert(slot.clone());
             unverified_trailers = Some(slot.clone());
-            s3s::Body::http_body(UnverifiedChunked::new(
-                IdleTimeout::new(body),
-                decoded_len,
-                slot,
-            ))
+            s3s::Body::http_body(UnverifiedChunked::new(body, decoded_len, slot))
         } else {
-            s3s::Body::http_body(IdleTimeout::new(body))
+            s3s::Body::http_body(body)
         }
     } else if form_post {
         let slot = nimbus_s3::PostFileName::default();
         parts.extensions.insert(slot.clone());
         post_file_name = Some(slot.clone());
-        s3s::Body::http_body(FileNameSniffer::new(IdleTimeout::new(body), slot))
+        s3s::Body::http_body(FileNameSniffer::new(body, slot))
     } else {
-        s3s::Body::http_body(IdleTimeout::new(body))
+        s3s::Body::http_body(body)
     };
     let _ = unverified_trailers;
     parts
@@ -273,6 +276,14 @@ pub async fn handle(
     };
     if let Some(h) = cors_headers {
         resp.headers_mut().extend(h);
+    }
+    if !body_ended.load(std::sync::atomic::Ordering::Relaxed) {
+        // hyper closes a connection whose request body was left unread; say so.
+        resp.headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if attributes_request && resp.status() == StatusCode::OK {
+        unquote_attributes_etag(&mut resp);
     }
     if let Some(slot) = post_file_name {
         let name = slot.0.lock().clone().unwrap_or_default();
@@ -336,6 +347,36 @@ fn url_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// GetObjectAttributes is the one S3 answer whose ETag is unquoted; s3s's ETag type
+/// always writes quotes.
+fn unquote_attributes_etag(resp: &mut Response<s3s::Body>) {
+    let Some(bytes) = resp.body().bytes() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return;
+    };
+    let Some(etag) = between(text, "<ETag>", "</ETag>") else {
+        return;
+    };
+    let bare = etag
+        .strip_prefix("&quot;")
+        .and_then(|e| e.strip_suffix("&quot;"))
+        .or_else(|| etag.strip_prefix('"').and_then(|e| e.strip_suffix('"')));
+    let Some(bare) = bare else {
+        return;
+    };
+    let fixed = text.replacen(
+        &format!("<ETag>{etag}</ETag>"),
+        &format!("<ETag>{bare}</ETag>"),
+        1,
+    );
+    let len = fixed.len();
+    *resp.body_mut() = s3s::Body::from(fixed);
+    resp.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
 }
 
 /// s3s words browser-POST policy failures its own way; S3 answers 403 AccessDenied with
@@ -520,19 +561,31 @@ pub fn unavailable(request_id: &str) -> Response<s3s::Body> {
 /// A request body that fails when the client sends nothing for
 /// [`BODY_IDLE_TIMEOUT_MS`], so a stalled upload cannot hold its connection and
 /// temporary file forever.
+///
+/// It also records whether the body was read to its end: a response sent before that
+/// (an error to an upload) must close the connection, or the client would send its next
+/// request on a connection hyper is about to close.
 pub struct IdleTimeout<B> {
     inner: B,
     sleep: Pin<Box<tokio::time::Sleep>>,
+    ended: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl<B> IdleTimeout<B> {
+impl<B: Body> IdleTimeout<B> {
     pub fn new(inner: B) -> Self {
+        let ended = Arc::new(std::sync::atomic::AtomicBool::new(inner.is_end_stream()));
         IdleTimeout {
             inner,
             sleep: Box::pin(tokio::time::sleep(Duration::from_millis(
                 BODY_IDLE_TIMEOUT_MS,
             ))),
+            ended,
         }
+    }
+
+    /// Turns true once the whole body has been read.
+    pub fn ended_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.ended.clone()
     }
 }
 
@@ -558,6 +611,9 @@ where
                 let deadline =
                     tokio::time::Instant::now() + Duration::from_millis(BODY_IDLE_TIMEOUT_MS);
                 this.sleep.as_mut().reset(deadline);
+                if r.is_none() || this.inner.is_end_stream() {
+                    this.ended.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 Poll::Ready(r.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => match this.sleep.as_mut().poll(cx) {
