@@ -5,53 +5,20 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nimbus");
+
 const BUCKET: &str = "crash-bucket";
 const OBJECTS: usize = 40;
 /// The upload cut off by the kill: declared this long, only part of it is sent.
 const BIG_BYTES: usize = 16 * 1024 * 1024;
 const BIG_SENT_BYTES: usize = 4 * 1024 * 1024;
-
-fn spawn(data: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .env_remove("NIMBUS_CONFIG")
-        .env_remove("NIMBUS_CREDENTIALS")
-        .env_remove("NIMBUS_BIND")
-        .env_remove("NIMBUS_DATA_DIR")
-        .env_remove("NIMBUS_IN_MEMORY")
-        .env_remove("NIMBUS_SYNC")
-        .env("XDG_CONFIG_HOME", "/nonexistent-nimbus-test-config")
-        .env("NIMBUS_LOG", "info")
-        .args(["up", "--bind", "127.0.0.1:0", "--data-dir", data])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap().to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("nimbus did not report its address")
-        .parse()
-        .unwrap();
-    (child, addr)
-}
 
 fn s3(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Reply {
     let req = Request::new(method, path)
@@ -107,7 +74,7 @@ fn kill_9_mid_upload_leaves_acknowledged_objects_intact_and_no_partial_object() 
     let dir = tempfile::tempdir().unwrap();
     let data_path = dir.path().join("data");
     let data = data_path.to_str().unwrap().to_string();
-    let (mut child, addr) = spawn(&data);
+    let (mut child, addr) = spawn_on_loopback(BIN, &data);
 
     let r = s3(addr, "PUT", &format!("/{BUCKET}"), b"");
     assert_eq!(r.status, 200, "CreateBucket: {}", r.body);
@@ -156,7 +123,7 @@ fn kill_9_mid_upload_leaves_acknowledged_objects_intact_and_no_partial_object() 
         "the kill left no tmp file to recover"
     );
 
-    let (mut child, addr) = spawn(&data);
+    let (mut child, addr) = spawn_on_loopback(BIN, &data);
     // S3 (and its recovery) starts with the first S3 request.
     let r = s3(addr, "HEAD", &format!("/{BUCKET}"), b"");
     assert_eq!(r.status, 200);

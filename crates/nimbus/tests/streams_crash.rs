@@ -5,9 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,42 +14,10 @@ use serde_json::{json, Value};
 use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nimbus");
+
 const WRITERS: u32 = 4;
 const LOAD_MS: u64 = 1_500;
 const MIN_ACKED: usize = 100;
-
-fn spawn(data: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .env_remove("NIMBUS_CONFIG")
-        .env_remove("NIMBUS_CREDENTIALS")
-        .env_remove("NIMBUS_BIND")
-        .env_remove("NIMBUS_DATA_DIR")
-        .env_remove("NIMBUS_IN_MEMORY")
-        .env_remove("NIMBUS_SYNC")
-        .env("XDG_CONFIG_HOME", "/nonexistent-nimbus-test-config")
-        .env("NIMBUS_LOG", "info")
-        .args(["up", "--bind", "127.0.0.1:0", "--data-dir", data])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap().to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("nimbus did not report its address")
-        .parse()
-        .unwrap();
-    (child, addr)
-}
 
 fn call(addr: SocketAddr, target: &str, body: &Value) -> Reply {
     let req = Request::new("POST", "/")
@@ -115,7 +81,7 @@ struct Progress {
 fn kill_9_keeps_exactly_one_stream_record_per_acknowledged_change() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data").to_str().unwrap().to_string();
-    let (mut child, addr) = spawn(&data);
+    let (mut child, addr) = spawn_on_loopback(BIN, &data);
     ddb(
         addr,
         "CreateTable",
@@ -199,7 +165,7 @@ fn kill_9_keeps_exactly_one_stream_record_per_acknowledged_change() {
     );
 
     // Restart and read the whole stream.
-    let (mut child, addr) = spawn(&data);
+    let (mut child, addr) = spawn_on_loopback(BIN, &data);
     let arn = ddb(addr, "DescribeTable", json!({"TableName": "crash"}))["Table"]["LatestStreamArn"]
         .as_str()
         .unwrap()

@@ -2,8 +2,9 @@
 //! library: the point is to see exactly what goes over the wire).
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use http::HeaderMap;
@@ -186,4 +187,40 @@ pub fn query(body: &str) -> Request {
             "application/x-www-form-urlencoded; charset=utf-8",
         )
         .body(body.as_bytes())
+}
+
+/// Starts the nimbus binary at `bin` on a free loopback port with `data` as its data
+/// directory and the environment's nimbus settings cleared; returns the process and the
+/// address it reported.
+pub fn spawn_on_loopback(bin: &str, data: &str) -> (Child, SocketAddr) {
+    let mut child = Command::new(bin)
+        .env_remove("NIMBUS_CONFIG")
+        .env_remove("NIMBUS_CREDENTIALS")
+        .env_remove("NIMBUS_BIND")
+        .env_remove("NIMBUS_DATA_DIR")
+        .env_remove("NIMBUS_IN_MEMORY")
+        .env_remove("NIMBUS_SYNC")
+        .env("XDG_CONFIG_HOME", "/nonexistent-nimbus-test-config")
+        .env("NIMBUS_LOG", "info")
+        .args(["up", "--bind", "127.0.0.1:0", "--data-dir", data])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap().to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("nimbus did not report its address")
+        .parse()
+        .unwrap();
+    (child, addr)
 }
