@@ -317,23 +317,17 @@ fn fix_post_response(resp: &mut Response<s3s::Body>, name: &str) {
     if resp.status() != StatusCode::CREATED {
         return;
     }
-    let Some(bytes) = resp.body().bytes() else {
-        return;
-    };
-    let Ok(text) = std::str::from_utf8(&bytes) else {
+    let Some(text) = text_body(resp) else {
         return;
     };
     let mut fixed = text.replace("${filename}", &xml_escape(name));
     if let Some(etag) = between(&fixed, "<ETag>", "</ETag>") {
         if !etag.starts_with('"') && !etag.starts_with("&quot;") {
-            let quoted = format!("<ETag>&quot;{etag}&quot;</ETag>");
+            let quoted = format!("<ETag>\"{etag}\"</ETag>");
             fixed = fixed.replace(&format!("<ETag>{etag}</ETag>"), &quoted);
         }
     }
-    let len = fixed.len();
-    *resp.body_mut() = s3s::Body::from(fixed);
-    resp.headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    set_text_body(resp, fixed);
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -352,13 +346,10 @@ fn url_encode(s: &str) -> String {
 /// GetObjectAttributes is the one S3 answer whose ETag is unquoted; s3s's ETag type
 /// always writes quotes.
 fn unquote_attributes_etag(resp: &mut Response<s3s::Body>) {
-    let Some(bytes) = resp.body().bytes() else {
+    let Some(text) = text_body(resp) else {
         return;
     };
-    let Ok(text) = std::str::from_utf8(&bytes) else {
-        return;
-    };
-    let Some(etag) = between(text, "<ETag>", "</ETag>") else {
+    let Some(etag) = between(&text, "<ETag>", "</ETag>") else {
         return;
     };
     let bare = etag
@@ -373,10 +364,7 @@ fn unquote_attributes_etag(resp: &mut Response<s3s::Body>) {
         &format!("<ETag>{bare}</ETag>"),
         1,
     );
-    let len = fixed.len();
-    *resp.body_mut() = s3s::Body::from(fixed);
-    resp.headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    set_text_body(resp, fixed);
 }
 
 /// s3s words browser-POST policy failures its own way; S3 answers 403 AccessDenied with
@@ -408,12 +396,26 @@ fn xml_unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// XML text escaped as AWS's XML writers do (the model runtime's escaper).
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+    let mut out = String::with_capacity(s.len());
+    nimbus_model::runtime::query::escape_into(&mut out, s);
+    out
+}
+
+/// A small response body that is already in memory, as text (the error and result
+/// documents the fix-ups below rewrite); `None` for streamed or non-UTF-8 bodies.
+fn text_body(resp: &Response<s3s::Body>) -> Option<String> {
+    let bytes = resp.body().bytes()?;
+    String::from_utf8(bytes.to_vec()).ok()
+}
+
+/// Replaces the body with `text`, keeping Content-Length true.
+fn set_text_body(resp: &mut Response<s3s::Body>, text: String) {
+    let len = text.len();
+    *resp.body_mut() = s3s::Body::from(text);
+    resp.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
 }
 
 fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
@@ -425,28 +427,20 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
 /// Gives an S3 error body the parts SDKs show and s3s leaves out when an error was
 /// raised with a code only: S3's standard message for the code, and the request id.
 fn complete_error_body(resp: &mut Response<s3s::Body>, request_id: &str, form_post: bool) {
-    let Some(bytes) = resp.body().bytes() else {
-        return;
-    };
     // Error documents are small; anything large is not one.
-    if bytes.len() > 16 * 1024 {
+    if resp.body().bytes().is_none_or(|b| b.len() > 16 * 1024) {
         return;
     }
-    let Ok(text) = std::str::from_utf8(&bytes) else {
+    let Some(text) = text_body(resp) else {
         return;
     };
-    let Some(code) = between(text, "<Code>", "</Code>") else {
+    let Some(code) = between(&text, "<Code>", "</Code>") else {
         return;
     };
     if form_post {
-        let message = between(text, "<Message>", "</Message>").map(xml_unescape);
+        let message = between(&text, "<Message>", "</Message>").map(xml_unescape);
         if let Some(m) = message.and_then(|m| post_policy_error(code, &m)) {
-            let fixed = s3_error(
-                StatusCode::FORBIDDEN,
-                "AccessDenied",
-                &xml_escape(&m),
-                request_id,
-            );
+            let fixed = s3_error(StatusCode::FORBIDDEN, "AccessDenied", &m, request_id);
             let (mut head, body) = fixed.into_parts();
             head.headers.extend(std::mem::take(resp.headers_mut()));
             head.headers.remove(CONTENT_LENGTH);
@@ -477,10 +471,7 @@ fn complete_error_body(resp: &mut Response<s3s::Body>, request_id: &str, form_po
     out.push_str(&text[..pos]);
     out.push_str(&extra);
     out.push_str(&text[pos..]);
-    let len = out.len();
-    *resp.body_mut() = s3s::Body::from(out);
-    resp.headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    set_text_body(resp, out);
 }
 
 /// `Content-Encoding: aws-chunked[, other]` loses its `aws-chunked` once decoded.
@@ -521,7 +512,7 @@ fn presign_expiry_problem(parts: &Parts) -> Option<&'static str> {
     }
 }
 
-/// An S3 XML error document.
+/// An S3 XML error document (`message` is plain text; it is escaped here).
 pub fn s3_error(
     status: StatusCode,
     code: &str,
@@ -529,7 +520,8 @@ pub fn s3_error(
     request_id: &str,
 ) -> Response<s3s::Body> {
     let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{}</Message><RequestId>{request_id}</RequestId></Error>",
+        xml_escape(message)
     );
     let mut r = Response::new(s3s::Body::from(body));
     *r.status_mut() = status;
