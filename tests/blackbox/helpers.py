@@ -102,6 +102,7 @@ class NimbusServer:
     def start(self) -> "NimbusServer":
         # The data dir is not created here: nimbus must create it on first start.
         last_error = ""
+        failures: list[str] = []
         for _attempt in range(3):  # a free port can be taken between probe and bind
             self.port = free_port()
             self.starts += 1
@@ -123,9 +124,13 @@ class NimbusServer:
                 return self
             if self.proc.poll() is None:
                 self.kill()
+            # A taken port is retried silently; any other failure is retried too (a
+            # transient resource shortage on a busy CI host), but reported if it persists.
             if "in use" not in self.output().lower():
-                break
+                failures.append(f"start {self.starts}: {last_error}\n{self.output(2000)}")
+                time.sleep(0.5)
         raise RuntimeError(
+            "\n".join(failures) + "\n" +
             f"nimbus did not become healthy ({last_error}).\n"
             f"command: {' '.join(self.args())}\n--- server output ---\n{self.output()}"
         )

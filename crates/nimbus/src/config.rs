@@ -36,6 +36,11 @@ pub const DEFAULT_TTL_SWEEP_INTERVAL_MS: u64 = 1_000;
 /// S3 lifecycle job interval (AWS: about daily; rules still fall due at midnight UTC).
 pub const DEFAULT_S3_LIFECYCLE_INTERVAL_MS: u64 = 60_000;
 const MIN_TTL_SWEEP_INTERVAL_MS: u64 = 10;
+/// Lambda defaults: AWS's account concurrency; how long idle environments stay warm; the
+/// delay before the first async retry (AWS waits about a minute, then two).
+pub const DEFAULT_LAMBDA_CONCURRENCY: u32 = 1_000;
+pub const DEFAULT_LAMBDA_IDLE_MS: u64 = 300_000;
+pub const DEFAULT_LAMBDA_RETRY_DELAY_MS: u64 = 60_000;
 const MAX_TTL_SWEEP_INTERVAL_MS: u64 = 86_400_000;
 
 /// `nimbus up` options. Every one is optional here: unset ones come from the config
@@ -111,6 +116,27 @@ pub struct UpArgs {
     /// AWS runs them about once a day; rules are due at midnight UTC as on AWS.
     #[arg(long, env = "NIMBUS_S3_LIFECYCLE_INTERVAL_MS", value_name = "MS")]
     pub s3_lifecycle_interval_ms: Option<u64>,
+
+    /// Where the Python and Node.js runtimes' SDKs (boto3, AWS SDK v3) are installed on
+    /// first use, shared by every nimbus of this user [default:
+    /// $XDG_CACHE_HOME/nimbus/runtimes, else ~/.cache/nimbus/runtimes].
+    #[arg(long, env = "NIMBUS_RUNTIME_CACHE_DIR", value_name = "DIR")]
+    pub runtime_cache_dir: Option<PathBuf>,
+
+    /// Lambda's account concurrency limit: invokes beyond it are throttled
+    /// (TooManyRequestsException) [default: 1000, as AWS].
+    #[arg(long, env = "NIMBUS_LAMBDA_CONCURRENCY", value_name = "N")]
+    pub lambda_concurrency: Option<u32>,
+
+    /// How long an idle Lambda execution environment stays warm, in milliseconds
+    /// [default: 300000].
+    #[arg(long, env = "NIMBUS_LAMBDA_IDLE_MS", value_name = "MS")]
+    pub lambda_idle_ms: Option<u64>,
+
+    /// Delay before the first retry of a failed asynchronous invocation, in milliseconds;
+    /// the second waits twice as long [default: 60000, about what AWS waits].
+    #[arg(long, env = "NIMBUS_LAMBDA_RETRY_DELAY_MS", value_name = "MS")]
+    pub lambda_retry_delay_ms: Option<u64>,
 }
 
 /// One `[[credentials]]` table of the config file.
@@ -135,6 +161,10 @@ pub struct FileConfig {
     #[serde(default)]
     pub host_names: Vec<String>,
     pub s3_lifecycle_interval_ms: Option<u64>,
+    pub runtime_cache_dir: Option<PathBuf>,
+    pub lambda_concurrency: Option<u32>,
+    pub lambda_idle_ms: Option<u64>,
+    pub lambda_retry_delay_ms: Option<u64>,
     #[serde(default)]
     pub credentials: Vec<FileCredential>,
 }
@@ -159,6 +189,12 @@ pub struct Config {
     pub host_names: Vec<String>,
     /// How often S3's lifecycle job runs.
     pub s3_lifecycle_interval_ms: u64,
+    /// Lambda runtimes' SDK cache.
+    pub runtime_cache_dir: PathBuf,
+    /// Lambda: account concurrency, idle time of warm environments, async retry delay.
+    pub lambda_concurrency: u32,
+    pub lambda_idle_ms: u64,
+    pub lambda_retry_delay_ms: u64,
     /// Configured credentials (without the built-in root key).
     pub credentials: Vec<Credential>,
     /// The config file that was read, if any.
@@ -171,6 +207,7 @@ pub struct Dirs {
     pub home: Option<PathBuf>,
     pub xdg_data_home: Option<PathBuf>,
     pub xdg_config_home: Option<PathBuf>,
+    pub xdg_cache_home: Option<PathBuf>,
 }
 
 impl Dirs {
@@ -184,6 +221,7 @@ impl Dirs {
             home: non_empty("HOME"),
             xdg_data_home: non_empty("XDG_DATA_HOME"),
             xdg_config_home: non_empty("XDG_CONFIG_HOME"),
+            xdg_cache_home: non_empty("XDG_CACHE_HOME"),
         }
     }
 
@@ -191,6 +229,13 @@ impl Dirs {
         self.xdg_data_home
             .clone()
             .or_else(|| self.home.as_ref().map(|h| h.join(".local").join("share")))
+            .map(|d| d.join("nimbus"))
+    }
+
+    pub fn default_cache_dir(&self) -> Option<PathBuf> {
+        self.xdg_cache_home
+            .clone()
+            .or_else(|| self.home.as_ref().map(|h| h.join(".cache")))
             .map(|d| d.join("nimbus"))
     }
 
@@ -368,6 +413,36 @@ pub fn resolve(
         );
     }
 
+    let runtime_cache_dir = args
+        .runtime_cache_dir
+        .clone()
+        .or(file.runtime_cache_dir)
+        .or_else(|| dirs.default_cache_dir().map(|d| d.join("runtimes")))
+        .unwrap_or_else(|| std::env::temp_dir().join("nimbus-runtimes"));
+    let lambda_concurrency = args
+        .lambda_concurrency
+        .or(file.lambda_concurrency)
+        .unwrap_or(DEFAULT_LAMBDA_CONCURRENCY);
+    if lambda_concurrency == 0 {
+        bail!("lambda concurrency must be at least 1");
+    }
+    let lambda_idle_ms = args
+        .lambda_idle_ms
+        .or(file.lambda_idle_ms)
+        .unwrap_or(DEFAULT_LAMBDA_IDLE_MS);
+    let lambda_retry_delay_ms = args
+        .lambda_retry_delay_ms
+        .or(file.lambda_retry_delay_ms)
+        .unwrap_or(DEFAULT_LAMBDA_RETRY_DELAY_MS);
+    for (name, v) in [
+        ("lambda idle time", lambda_idle_ms),
+        ("lambda retry delay", lambda_retry_delay_ms),
+    ] {
+        if !(MIN_TTL_SWEEP_INTERVAL_MS..=MAX_TTL_SWEEP_INTERVAL_MS).contains(&v) {
+            bail!("{name} must be {MIN_TTL_SWEEP_INTERVAL_MS}..={MAX_TTL_SWEEP_INTERVAL_MS} ms, not {v}");
+        }
+    }
+
     Ok(Config {
         bind,
         storage,
@@ -376,6 +451,10 @@ pub fn resolve(
         ttl_sweep_interval_ms,
         host_names,
         s3_lifecycle_interval_ms,
+        runtime_cache_dir,
+        lambda_concurrency,
+        lambda_idle_ms,
+        lambda_retry_delay_ms,
         credentials,
         config_file,
     })
@@ -391,6 +470,7 @@ mod tests {
             home: Some("/home/u".into()),
             xdg_data_home: None,
             xdg_config_home: None,
+            xdg_cache_home: None,
         }
     }
 
@@ -406,6 +486,11 @@ mod tests {
         assert_eq!(c.worker_threads, 2);
         assert!(c.credentials.is_empty());
         assert_eq!(c.config_file, None);
+        assert_eq!(
+            c.runtime_cache_dir,
+            PathBuf::from("/home/u/.cache/nimbus/runtimes")
+        );
+        assert_eq!(c.lambda_concurrency, DEFAULT_LAMBDA_CONCURRENCY);
     }
 
     #[test]
@@ -414,8 +499,10 @@ mod tests {
             home: Some("/home/u".into()),
             xdg_data_home: Some("/xdg/data".into()),
             xdg_config_home: Some("/xdg/config".into()),
+            xdg_cache_home: Some("/xdg/cache".into()),
         };
         assert_eq!(d.default_data_dir(), Some("/xdg/data/nimbus".into()));
+        assert_eq!(d.default_cache_dir(), Some("/xdg/cache/nimbus".into()));
         assert_eq!(
             d.default_config_file(),
             Some("/xdg/config/nimbus/config.toml".into())
@@ -566,6 +653,7 @@ mod tests {
             home: None,
             xdg_data_home: None,
             xdg_config_home: Some(dir.path().to_path_buf()),
+            xdg_cache_home: None,
         };
         assert!(load_file(None, &d).unwrap().is_none());
         assert!(load_file(Some(&dir.path().join("missing.toml")), &d).is_err());

@@ -102,7 +102,7 @@ async fn health_and_common_headers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_unavailable_services_answer_in_their_protocol() {
     let srv = start(true).await;
-    let (nothing, sqs, logs) = srv
+    let (nothing, sqs, kinesis) = srv
         .client(|a| {
             (
                 send(a, &Request::new("GET", "/")),
@@ -110,7 +110,7 @@ async fn unknown_and_unavailable_services_answer_in_their_protocol() {
                 send(
                     a,
                     &Request::new("POST", "/")
-                        .header("x-amz-target", "Logs_20140328.PutLogEvents")
+                        .header("x-amz-target", "Kinesis_20131202.PutRecord")
                         .header("content-type", "application/x-amz-json-1.1")
                         .body(b"{}"),
                 ),
@@ -138,12 +138,12 @@ async fn unknown_and_unavailable_services_answer_in_their_protocol() {
         "{}",
         sqs.body
     );
-    assert_eq!(logs.status, 501);
+    assert_eq!(kinesis.status, 501);
     assert_eq!(
-        logs.header("content-type"),
+        kinesis.header("content-type"),
         Some("application/x-amz-json-1.1")
     );
-    assert_eq!(logs.json()["__type"], "NotImplementedException");
+    assert_eq!(kinesis.json()["__type"], "NotImplementedException");
     srv.stop().await;
 }
 

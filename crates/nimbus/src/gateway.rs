@@ -29,6 +29,9 @@ pub const HEALTH_PATH: &str = "/_nimbus/health";
 pub const GENERIC_MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
 /// DynamoDB refuses requests over 16 MB.
 pub const DYNAMODB_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Lambda: a CreateFunction with a 50 MB zip is a 69,905,067-byte JSON request (base64);
+/// the service checks its own limits (6 MB invoke payloads, 50 MB packages) below this.
+pub const LAMBDA_MAX_BODY_BYTES: usize = 70 * 1000 * 1000;
 /// A client that stops sending its body mid-way gets an error instead of a hung request.
 pub const BODY_READ_TIMEOUT_MS: u64 = 60_000;
 
@@ -106,6 +109,7 @@ pub struct AppState {
 fn max_body_bytes(service: Option<ServiceId>) -> usize {
     match service {
         Some(ServiceId::DynamoDb | ServiceId::DynamoDbStreams) => DYNAMODB_MAX_BODY_BYTES,
+        Some(ServiceId::Lambda) => LAMBDA_MAX_BODY_BYTES,
         _ => GENERIC_MAX_BODY_BYTES,
     }
 }
@@ -202,6 +206,38 @@ pub async fn handle(
         let resp = health::response(&state);
         tracing::debug!(method = %parts.method, path = HEALTH_PATH, status = 200, "request");
         return Ok(into_http(resp, &request_id, false));
+    }
+
+    if let Some(route) =
+        crate::lambda_edge::classify(&parts.method, parts.uri.path(), &parts.headers)
+    {
+        let mut aws = AwsRequest {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().unwrap_or_default().to_string(),
+            headers: std::mem::take(&mut parts.headers),
+            body: Bytes::new(),
+        };
+        let limit = crate::lambda_edge::URL_MAX_BODY_BYTES;
+        let mut close = false;
+        let resp = match read_body(body, limit).await {
+            Ok(Ok(collected)) => {
+                aws.body = collected.to_bytes();
+                crate::lambda_edge::handle(&state, route, aws, &request_id).await
+            }
+            Ok(Err(_)) | Err(_) => {
+                close = true;
+                let mut headers = http::HeaderMap::new();
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                AwsResponse {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    headers,
+                    body: Bytes::from_static(b"{\"Message\":\"Request must be smaller than 6291456 bytes for the InvokeFunction operation\"}"),
+                }
+            }
+        };
+        tracing::debug!(method = %parts.method, path = %parts.uri.path(), service = "lambda-edge", status = resp.status.as_u16(), "request");
+        return Ok(into_http(resp, &request_id, close));
     }
 
     let mut aws = AwsRequest {

@@ -1,4 +1,5 @@
-//! `GET /_nimbus/health`: version, every service and its state, the store, the event bus.
+//! `GET /_nimbus/health`: version, every service and its state, the store, the event bus,
+//! the function engine (with the sandbox protections in force).
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
@@ -58,6 +59,11 @@ pub fn body(state: &AppState) -> Value {
     // The event bus: appends, and per consumer delivered/retries/failures/lag.
     if let (Some(events), Some(obj)) = (state.services.bus_metrics(), body.as_object_mut()) {
         obj.insert("events".into(), events);
+    }
+    // Lambda's engine: environments, counters and which sandbox protections are active.
+    if let (Some(functions), Some(obj)) = (state.services.functions_health(), body.as_object_mut())
+    {
+        obj.insert("functions".into(), functions);
     }
     body
 }

@@ -7,13 +7,16 @@
 mod auth;
 mod config;
 mod errors;
+mod function_logs;
 mod gateway;
 mod health;
+mod lambda_edge;
 mod router;
 mod s3_edge;
 mod server;
 mod services;
 mod store;
+mod workdir;
 
 #[cfg(test)]
 mod e2e_tests;
@@ -32,6 +35,7 @@ use crate::config::{Config, Dirs, Storage, UpArgs};
 use crate::gateway::{AppState, RequestIds};
 use crate::services::{ServiceOptions, Services};
 use crate::store::StoreHandle;
+use crate::workdir::WorkDir;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -73,6 +77,13 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
+    // A function sandbox's helper (`nimbus __sandbox`): it must run before any thread
+    // exists (namespaces), so it is dispatched before anything else.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(nimbus_functions::sandbox::HELPER_ARG) {
+        let code = nimbus_functions::sandbox::helper_main(&args);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
@@ -154,6 +165,7 @@ async fn run(cfg: Config, creds: StaticCredentials, started: Instant) -> anyhow:
         std::fs::create_dir_all(d)
             .with_context(|| format!("cannot create the data directory {}", d.display()))?;
     }
+    let work = WorkDir::create(local.port())?;
     let store = StoreHandle::open_in_background(store::store_config(&cfg.storage, cfg.sync));
     let credentials = Arc::new(IamCredentialStore::new(creds));
     let clock: nimbus_core::SharedClock = Arc::new(SystemClock);
@@ -177,6 +189,19 @@ async fn run(cfg: Config, creds: StaticCredentials, started: Instant) -> anyhow:
                 host_names: cfg.host_names.clone(),
                 credentials: Some(credentials.clone()),
                 s3_lifecycle_interval_ms: cfg.s3_lifecycle_interval_ms,
+                functions: Some(services::FunctionOptions {
+                    work_dir: work.path().to_path_buf(),
+                    runtime_cache_dir: cfg.runtime_cache_dir.clone(),
+                    nimbus_addr: local,
+                    nimbus_socket: Some(work.socket_path()),
+                    concurrency: cfg.lambda_concurrency,
+                    idle_ms: cfg.lambda_idle_ms,
+                    retry_delay_ms: cfg.lambda_retry_delay_ms,
+                    hidden_paths: match &cfg.storage {
+                        Storage::InMemory => Vec::new(),
+                        Storage::Dir(d) => vec![d.clone()],
+                    },
+                }),
             },
         ),
         request_ids: RequestIds::new(),
@@ -228,11 +253,27 @@ async fn run(cfg: Config, creds: StaticCredentials, started: Instant) -> anyhow:
         let _ = stop_tx.send(reason);
     });
     let (reason_tx, reason_rx) = tokio::sync::oneshot::channel::<Option<String>>();
+    // Both listeners stop together: the TCP port and the sandboxes' Unix socket.
+    let (down_tx, down_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         let reason = stop_rx.await.unwrap_or(None);
+        let _ = down_tx.send(true);
         let _ = reason_tx.send(reason);
     };
-    server::serve(listener, state.clone(), shutdown).await;
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|down| *down).await;
+    };
+    let unix_server = work.socket_listener().map(|l| {
+        let (state, rx) = (state.clone(), down_rx.clone());
+        tokio::spawn(async move { server::serve(l, state, stopped(rx)).await })
+    });
+    tokio::join!(
+        shutdown,
+        server::serve(listener, state.clone(), stopped(down_rx))
+    );
+    if let Some(t) = unix_server {
+        let _ = t.await;
+    }
     let failure = reason_rx.await.unwrap_or(None);
     state.services.shutdown().await;
 
@@ -242,6 +283,7 @@ async fn run(cfg: Config, creds: StaticCredentials, started: Instant) -> anyhow:
     if let Some(e) = failure {
         bail!("cannot open the store: {e}");
     }
+    drop(work);
     tracing::info!("nimbus stopped");
     Ok(())
 }

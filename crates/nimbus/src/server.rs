@@ -8,7 +8,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 
 use crate::gateway::{self, AppState};
@@ -22,10 +23,35 @@ pub const HEADER_READ_TIMEOUT_MS: u64 = 30_000;
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_BACKOFF_MS: u64 = 50;
 
+/// A listening socket the gateway serves: the TCP port, or the Unix socket that
+/// function sandboxes (which have no host network) reach nimbus through.
+pub trait Listen {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept(&self) -> impl Future<Output = std::io::Result<(Self::Io, String)>> + Send;
+}
+
+impl Listen for TcpListener {
+    type Io = tokio::net::TcpStream;
+    async fn accept(&self) -> std::io::Result<(Self::Io, String)> {
+        let (stream, peer) = TcpListener::accept(self).await?;
+        // Small request/response pairs: send them now rather than waiting for Nagle.
+        let _ = stream.set_nodelay(true);
+        Ok((stream, peer.to_string()))
+    }
+}
+
+impl Listen for UnixListener {
+    type Io = tokio::net::UnixStream;
+    async fn accept(&self) -> std::io::Result<(Self::Io, String)> {
+        let (stream, _) = UnixListener::accept(self).await?;
+        Ok((stream, "unix".to_string()))
+    }
+}
+
 /// Serves until `shutdown` resolves, then stops accepting and waits (bounded) for the
 /// open connections to finish their in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
+pub async fn serve<L: Listen>(
+    listener: L,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -58,8 +84,6 @@ pub async fn serve(
                 continue;
             }
         };
-        // Small request/response pairs: send them now rather than waiting for Nagle.
-        let _ = stream.set_nodelay(true);
         let state = state.clone();
         let conn = builder.serve_connection(
             TokioIo::new(stream),

@@ -10,12 +10,16 @@ use nimbus_blob::BlobStore;
 use nimbus_core::{RequestContext, SharedClock};
 use nimbus_dynamodb::ops::streams::StreamsConfig;
 use nimbus_dynamodb::ops::DynamoDb;
+use nimbus_functions::{Engine, EngineConfig};
 use nimbus_iam::{CredentialStore, Iam, IamState, Sts};
+use nimbus_lambda::Lambda;
+use nimbus_logs::Logs;
 use nimbus_s3::{S3Config, S3State};
 use nimbus_wire::{AwsError, AwsRequest, AwsResponse};
 use tokio::sync::OnceCell;
 
 use crate::errors;
+use crate::function_logs::FunctionLogs;
 use crate::router::ServiceId;
 use crate::s3_edge::S3Handle;
 use crate::store::StoreHandle;
@@ -49,8 +53,36 @@ pub struct Services {
     /// Turns true at shutdown: S3's background loops stop.
     s3_stop: tokio::sync::watch::Sender<bool>,
     s3_tasks: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// CloudWatch Logs, created as soon as the store is open (its retention sweeper
+    /// runs on an idle node too).
+    logs: Arc<OnceCell<Arc<Logs>>>,
+    /// Function output → CloudWatch Logs (attached once Logs exists).
+    function_logs: Arc<FunctionLogs>,
+    /// Runs functions; `None` when the options name no work directory (unit tests).
+    engine: Option<Arc<Engine>>,
+    /// Lambda, created as soon as the store is open (its async queue must run on an idle
+    /// node too).
+    lambda: Arc<OnceCell<Lambda>>,
+    lambda_stop: tokio::sync::watch::Sender<bool>,
+    lambda_tasks: Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     streams: StreamsConfig,
     options: ServiceOptions,
+}
+
+/// Where and how functions run.
+#[derive(Debug, Clone)]
+pub struct FunctionOptions {
+    /// The process's work directory (sockets, unpacked code; never the data directory).
+    pub work_dir: std::path::PathBuf,
+    pub runtime_cache_dir: std::path::PathBuf,
+    /// nimbus's TCP address and its gateway's Unix socket (for sandboxes).
+    pub nimbus_addr: std::net::SocketAddr,
+    pub nimbus_socket: Option<std::path::PathBuf>,
+    pub concurrency: u32,
+    pub idle_ms: u64,
+    pub retry_delay_ms: u64,
+    /// Paths sandboxes must never see (the data directory).
+    pub hidden_paths: Vec<std::path::PathBuf>,
 }
 
 /// Operator settings the services take from the configuration.
@@ -66,6 +98,8 @@ pub struct ServiceOptions {
     pub credentials: Option<Arc<dyn CredentialStore>>,
     /// How often S3's lifecycle job runs.
     pub s3_lifecycle_interval_ms: u64,
+    /// Lambda's engine settings; `None`: Lambda answers ServiceUnavailable.
+    pub functions: Option<FunctionOptions>,
 }
 
 impl Default for ServiceOptions {
@@ -76,6 +110,7 @@ impl Default for ServiceOptions {
             host_names: Vec::new(),
             credentials: None,
             s3_lifecycle_interval_ms: crate::config::DEFAULT_S3_LIFECYCLE_INTERVAL_MS,
+            functions: None,
         }
     }
 }
@@ -87,6 +122,72 @@ impl std::fmt::Debug for ServiceOptions {
             .field("blob_dir", &self.blob_dir)
             .field("host_names", &self.host_names)
             .finish_non_exhaustive()
+    }
+}
+
+/// The init phase's own limit (AWS: 10 s).
+const INIT_TIMEOUT_MS: u64 = 10_000;
+
+/// Everything needed to create Lambda once the store is open.
+struct LambdaInit {
+    cell: Arc<OnceCell<Lambda>>,
+    engine: Arc<Engine>,
+    functions: FunctionOptions,
+    /// `<data>/lambda-blobs`; `None` keeps packages in memory (`--in-memory`). Lambda has
+    /// its own blob directory: S3's crash recovery removes temporary blobs S3 does not
+    /// know.
+    blob_dir: Option<std::path::PathBuf>,
+    host_names: Vec<String>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    tasks: Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl LambdaInit {
+    async fn get(self, db: nimbus_store::Db, clock: SharedClock) -> Result<(), String> {
+        let LambdaInit {
+            cell,
+            engine,
+            functions,
+            blob_dir,
+            host_names,
+            stop,
+            tasks,
+        } = self;
+        cell.get_or_try_init(|| async move {
+            let blobs = match &blob_dir {
+                Some(dir) => BlobStore::open(dir.clone()).map_err(|e| {
+                    format!("cannot open Lambda's blob store at {}: {e}", dir.display())
+                })?,
+                None => BlobStore::in_memory(),
+            };
+            let port = functions.nimbus_addr.port();
+            let host = match functions.nimbus_addr.ip() {
+                ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            };
+            let iam = IamState::new(db.clone(), clock.clone());
+            let lambda = Lambda::new(
+                db,
+                Arc::new(blobs),
+                clock,
+                engine,
+                iam,
+                nimbus_lambda::LambdaConfig {
+                    code_cache_dir: functions.work_dir.join("code"),
+                    public_base_url: format!("http://{host}:{port}"),
+                    url_host: host_names.first().cloned(),
+                    port,
+                    async_retry_base_delay_ms: functions.retry_delay_ms,
+                    ..Default::default()
+                },
+            );
+            lambda.startup_recovery().await?;
+            tasks.lock().extend(lambda.start_background(stop));
+            Ok::<_, String>(lambda)
+        })
+        .await
+        .map(|_| ())
     }
 }
 
@@ -115,6 +216,35 @@ impl Services {
     /// Creates the services; inside a Tokio runtime, DynamoDB and its background work
     /// start as soon as the store is open.
     pub fn new(store: StoreHandle, clock: SharedClock, options: ServiceOptions) -> Self {
+        let function_logs = Arc::new(FunctionLogs::default());
+        let engine = options.functions.as_ref().and_then(|f| {
+            let helper_exe = std::env::current_exe().unwrap_or_default();
+            let cfg = EngineConfig {
+                work_dir: f.work_dir.join("env"),
+                runtime_cache_dir: f.runtime_cache_dir.clone(),
+                helper_exe: helper_exe.clone(),
+                nimbus_addr: f.nimbus_addr,
+                nimbus_socket: f.nimbus_socket.clone(),
+                account_concurrency: f.concurrency,
+                idle_timeout_ms: f.idle_ms,
+                init_timeout_ms: INIT_TIMEOUT_MS,
+                hidden_paths: f.hidden_paths.clone(),
+            };
+            match Engine::try_new(cfg, function_logs.clone()) {
+                Ok(engine) => {
+                    if tokio::runtime::Handle::try_current().is_ok() {
+                        // Sandboxes ready before the first invoke: a cold start then only
+                        // hands the function to an already confined helper.
+                        nimbus_functions::sandbox::prewarm(&helper_exe);
+                    }
+                    Some(engine)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot create the function engine; Lambda is unavailable");
+                    None
+                }
+            }
+        });
         let services = Services {
             store,
             clock,
@@ -123,6 +253,12 @@ impl Services {
             s3: Arc::new(OnceCell::new()),
             s3_stop: tokio::sync::watch::channel(false).0,
             s3_tasks: parking_lot::Mutex::new(Vec::new()),
+            logs: Arc::new(OnceCell::new()),
+            function_logs,
+            engine,
+            lambda: Arc::new(OnceCell::new()),
+            lambda_stop: tokio::sync::watch::channel(false).0,
+            lambda_tasks: Arc::new(parking_lot::Mutex::new(Vec::new())),
             streams: streams_config_from_env(),
             options,
         };
@@ -134,9 +270,22 @@ impl Services {
                 services.streams.clone(),
                 services.options.clone(),
             );
+            let logs = services.logs.clone();
+            let function_logs = services.function_logs.clone();
+            let lambda_init = services.lambda_init();
             rt.spawn(async move {
                 // A store that fails to open stops nimbus elsewhere; nothing to do here.
                 if let Ok(db) = store.db().await {
+                    let _ = logs
+                        .get_or_try_init(|| async {
+                            Ok::<_, ()>(Self::make_logs(db.clone(), clock.clone(), &function_logs))
+                        })
+                        .await;
+                    if let Some(init) = lambda_init {
+                        if let Err(e) = init.get(db.clone(), clock.clone()).await {
+                            tracing::error!(error = %e, "Lambda did not start");
+                        }
+                    }
                     let _ = cell
                         .get_or_try_init(|| async {
                             Ok::<_, ()>(Self::make_dynamodb(db, clock, cfg, &options))
@@ -213,6 +362,76 @@ impl Services {
         svc
     }
 
+    fn make_logs(
+        db: nimbus_store::Db,
+        clock: SharedClock,
+        function_logs: &FunctionLogs,
+    ) -> Arc<Logs> {
+        let logs = Logs::new(db, clock);
+        logs.start_background();
+        function_logs.attach(logs.sink());
+        logs
+    }
+
+    async fn logs(&self) -> Result<&Arc<Logs>, AwsError> {
+        self.logs
+            .get_or_try_init(|| async {
+                let db = self.store.db().await.map_err(Self::store_unavailable)?;
+                Ok(Self::make_logs(db, self.clock.clone(), &self.function_logs))
+            })
+            .await
+    }
+
+    /// What creating Lambda needs, detached from `self` so the startup task can own it.
+    fn lambda_init(&self) -> Option<LambdaInit> {
+        let engine = self.engine.clone()?;
+        let functions = self.options.functions.clone()?;
+        Some(LambdaInit {
+            cell: self.lambda.clone(),
+            engine,
+            functions,
+            blob_dir: self
+                .options
+                .blob_dir
+                .as_ref()
+                .and_then(|d| d.parent().map(|p| p.join("lambda-blobs"))),
+            host_names: self.options.host_names.clone(),
+            stop: self.lambda_stop.subscribe(),
+            tasks: self.lambda_tasks.clone(),
+        })
+    }
+
+    async fn lambda(&self) -> Result<&Lambda, AwsError> {
+        if let Some(lambda) = self.lambda.get() {
+            return Ok(lambda);
+        }
+        let Some(init) = self.lambda_init() else {
+            return Err(errors::service_unavailable(ServiceId::Lambda));
+        };
+        let db = self.store.db().await.map_err(Self::store_unavailable)?;
+        init.get(db, self.clock.clone())
+            .await
+            .map_err(Self::store_unavailable)?;
+        self.lambda
+            .get()
+            .ok_or_else(|| errors::service_unavailable(ServiceId::Lambda))
+    }
+
+    /// Lambda, if it is running (the gateway's function-URL and code-download routes).
+    pub async fn lambda_service(&self) -> Option<&Lambda> {
+        self.lambda().await.ok()
+    }
+
+    /// The function engine's health report (`None` without an engine).
+    pub fn functions_health(&self) -> Option<serde_json::Value> {
+        let engine = self.engine.as_ref()?;
+        let mut v = engine.health();
+        if let (Some(lambda), Some(obj)) = (self.lambda.get(), v.as_object_mut()) {
+            obj.insert("async_queue_depth".into(), lambda.queue_depth().into());
+        }
+        Some(v)
+    }
+
     /// The event bus's counters (`None` until the store is open).
     pub fn bus_metrics(&self) -> Option<serde_json::Value> {
         self.dynamodb.get().map(|d| d.bus().metrics())
@@ -224,7 +443,9 @@ impl Services {
             | ServiceId::DynamoDbStreams
             | ServiceId::Sts
             | ServiceId::Iam
-            | ServiceId::S3 => ServiceState::Running,
+            | ServiceId::S3
+            | ServiceId::Logs => ServiceState::Running,
+            ServiceId::Lambda if self.engine.is_some() => ServiceState::Running,
             _ => ServiceState::Unavailable,
         }
     }
@@ -294,12 +515,45 @@ impl Services {
                 Ok(state) => nimbus_model::iam::dispatch(&Iam::new(state.clone()), ctx, req).await,
                 Err(e) => fail(e),
             },
+            ServiceId::Lambda => match self.lambda().await {
+                Ok(lambda) => nimbus_lambda::dispatch(lambda, ctx, req).await,
+                Err(e) => fail(e),
+            },
+            ServiceId::Logs => match self.logs().await {
+                Ok(logs) => nimbus_logs::dispatch(logs, ctx, req).await,
+                Err(e) => fail(e),
+            },
             other => fail(errors::service_unavailable(other)),
         }
     }
 
     /// Lets background work reach a stopping point before the store closes.
     pub async fn shutdown(&self) {
+        let _ = self.lambda_stop.send(true);
+        let lambda_tasks: Vec<_> = std::mem::take(&mut *self.lambda_tasks.lock());
+        for t in lambda_tasks {
+            if tokio::time::timeout(
+                std::time::Duration::from_millis(BACKGROUND_JOBS_GRACE_MS),
+                t,
+            )
+            .await
+            .is_err()
+            {
+                tracing::warn!("a Lambda background loop did not stop in time");
+            }
+        }
+        if let Some(engine) = &self.engine {
+            engine.shutdown().await;
+            nimbus_functions::sandbox::drain_warm();
+        }
+        if let Some(w) = self.function_logs.writer() {
+            // Function output queued before the stop reaches the store before it closes.
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_millis(BACKGROUND_JOBS_GRACE_MS),
+                w.flush(),
+            )
+            .await;
+        }
         let _ = self.s3_stop.send(true);
         let tasks: Vec<_> = std::mem::take(&mut *self.s3_tasks.lock());
         for t in tasks {
@@ -311,6 +565,11 @@ impl Services {
             .is_err()
             {
                 tracing::warn!("an S3 background loop did not stop in time");
+            }
+        }
+        if let Some(logs) = self.logs.get() {
+            if !logs.stop_background(BACKGROUND_JOBS_GRACE_MS).await {
+                tracing::warn!("the CloudWatch Logs sweeper did not stop in time");
             }
         }
         if let Some(ddb) = self.dynamodb.get() {

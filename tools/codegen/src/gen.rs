@@ -11,6 +11,8 @@ use crate::model::{MemberRef, Model, Shape};
 use crate::names::{field, lower_first, snake, type_name, upper_snake, variant};
 use crate::ServiceSpec;
 
+mod rest;
+
 /// `writeln!` into a `String` cannot fail; this keeps the emitter free of `?` noise.
 macro_rules! w {
     ($dst:expr) => {{
@@ -25,6 +27,7 @@ macro_rules! w {
 enum Proto {
     Json,
     Query,
+    RestJson,
     Other,
 }
 
@@ -78,6 +81,13 @@ pub fn translate_pattern(p: &str) -> String {
     while i < chars.len() {
         let c = chars[i];
         match c {
+            '\\' if p[char_offset(&chars, i)..].starts_with(SUPPLEMENTARY) => {
+                // Java matches UTF-16 units: a high..low surrogate range pair means
+                // every supplementary character.
+                out.push_str("\\x{10000}-\\x{10FFFF}");
+                i += SUPPLEMENTARY.len();
+                continue;
+            }
             '\\' if i + 1 < chars.len() => {
                 let n = chars[i + 1];
                 match n {
@@ -122,6 +132,10 @@ pub fn translate_pattern(p: &str) -> String {
     format!("^(?:{out})$")
 }
 
+/// `\uD800\uDC00-\uDBFF\uDFFF` inside a class: Java's spelling of "any supplementary
+/// character" as a surrogate-pair range.
+const SUPPLEMENTARY: &str = "\\uD800\\uDC00-\\uDBFF\\uDFFF";
+
 fn char_offset(chars: &[char], i: usize) -> usize {
     chars[..i].iter().map(|c| c.len_utf8()).sum()
 }
@@ -131,6 +145,7 @@ impl<'a> Gen<'a> {
         let proto = match m.metadata.protocol.as_str() {
             "json" => Proto::Json,
             "query" => Proto::Query,
+            "rest-json" => Proto::RestJson,
             _ => Proto::Other,
         };
         let mut g = Gen {
@@ -155,6 +170,17 @@ impl<'a> Gen<'a> {
                 let mut set = std::mem::take(&mut g.output);
                 g.reach(&o.shape, &mut set)?;
                 g.output = set;
+            }
+        }
+        if proto == Proto::RestJson {
+            // Error shapes are encoded too: `From<ErrorShape> for AwsError` carries their
+            // extra members (Lambda's `Reason`, `retryAfterSeconds`).
+            for (name, s) in &m.shapes {
+                if s.exception {
+                    let mut set = std::mem::take(&mut g.output);
+                    g.reach(name, &mut set)?;
+                    g.output = set;
+                }
             }
         }
         for root in spec.unvalidated_roots {
@@ -503,7 +529,9 @@ impl<'a> Gen<'a> {
             Some(p) => {
                 let pname = format!("P_{}", upper_snake(name));
                 let translated = translate_pattern(p);
-                if regex::Regex::new(&translated).is_ok() {
+                if regex::Regex::new(&translated).is_ok()
+                    || fancy_regex::Regex::new(&translated).is_ok()
+                {
                     w!(text, "static {pname}: validate::Pattern = validate::Pattern {{ source: {}, regex: LazyLock::new(|| validate::compile({})) }};", lit(p), lit(&translated));
                 } else {
                     self.skipped_patterns.push(p.clone());
@@ -780,6 +808,15 @@ impl<'a> Gen<'a> {
         w!(out, "        }}");
         w!(out, "    }}");
         w!(out, "    let mut out = {t}::default();");
+        self.emit_member_decodes(out, name, validated);
+        w!(out, "    Ok(out)");
+        w!(out, "}}");
+    }
+
+    /// Decodes and checks the members of structure `name` from the `f<i>: Option<_>`
+    /// locals (one per member, in model order) into `out`, in AWS's check order.
+    fn emit_member_decodes(&mut self, out: &mut String, name: &str, validated: bool) {
+        let s = self.sh(name);
         let members: Vec<(&String, &MemberRef)> = s.members.iter().collect();
         for i in Self::java_member_order(s) {
             let (mname, mr) = members[i];
@@ -817,8 +854,6 @@ impl<'a> Gen<'a> {
                 }
             }
         }
-        w!(out, "    Ok(out)");
-        w!(out, "}}");
     }
 
     fn is_container(&self, name: &str) -> bool {
@@ -909,6 +944,15 @@ impl<'a> Gen<'a> {
             self.elem_ok(&key.shape, "k")
         } else {
             None
+        };
+        // Map keys stay `String`s even when the key shape is an enum (Lambda's
+        // `Endpoints`); check them against the value list instead of `is_known`.
+        let key_ok = match key_ok {
+            Some((_, summary)) if self.sh(&key.shape).is_enum() => Some((
+                format!("{}::VALUES.contains(&k.as_str())", type_name(&key.shape)),
+                summary,
+            )),
+            other => other,
         };
         let val_ok = if validated {
             self.elem_ok(&val.shape, "e")
@@ -1092,10 +1136,15 @@ impl<'a> Gen<'a> {
     fn emit_json_encode(&self, out: &mut String, name: &str) {
         let s = self.sh(name);
         let t = type_name(name);
+        let top = self.is_rest_top_output(name);
         w!(out, "impl JsonEncode for {t} {{");
         w!(out, "    fn encode_json(&self, w: &mut JsonWriter) {{");
         w!(out, "        w.begin_object();");
         for (mname, mr) in &s.members {
+            if top && (mr.location.is_some() || s.payload.as_deref() == Some(mname.as_str())) {
+                // Bound to a header, the status or the payload, not the JSON body.
+                continue;
+            }
             let f = field(mname);
             let key = lit(self.wire_name(mname, mr));
             if s.required.contains(mname) {
@@ -1560,6 +1609,9 @@ impl<'a> Gen<'a> {
         );
         w!(head);
         w!(head, "use crate::runtime::{{self, json, query, render, validate, Cx, DeError, Decode, Input, JsonEncode, JsonWriter, Pos, QueryValue, ServiceMeta, XmlEncode, XmlWriter}};");
+        if self.proto == Proto::RestJson {
+            w!(head, "use crate::runtime::rest_json;");
+        }
         w!(head);
         let protocol = match (md.protocol.as_str(), md.json_version.as_deref()) {
             ("json", Some("1.1")) => "AwsJson11",
@@ -1616,6 +1668,7 @@ impl<'a> Gen<'a> {
         match self.proto {
             Proto::Json => self.emit_json_dispatch(&mut ops),
             Proto::Query => self.emit_query_dispatch(&mut ops),
+            Proto::RestJson => self.emit_rest_dispatch(&mut ops),
             Proto::Other => w!(
                 ops,
                 "// Dispatch for the {} protocol is not generated yet.\n",
@@ -1623,6 +1676,9 @@ impl<'a> Gen<'a> {
             ),
         }
         self.emit_errors(&mut ops);
+        if self.proto == Proto::RestJson {
+            self.emit_rest_errors(&mut ops);
+        }
 
         let mut codecs = String::new();
         let input: Vec<String> = self.input.iter().cloned().collect();
@@ -1636,6 +1692,10 @@ impl<'a> Gen<'a> {
             }
         }
         for name in &top_inputs {
+            if self.proto == Proto::RestJson {
+                self.emit_rest_decode(&mut codecs, name);
+                continue;
+            }
             w!(codecs, "impl Decode for {} {{", type_name(name));
             w!(
                 codecs,
@@ -1645,7 +1705,13 @@ impl<'a> Gen<'a> {
             w!(codecs, "    }}");
             w!(codecs, "}}");
         }
+        let nested = self.nested_shapes();
         for name in &input {
+            if self.proto == Proto::RestJson && top_inputs.contains(name) && !nested.contains(name)
+            {
+                // Decoded by its `RestDecode` impl only.
+                continue;
+            }
             match self.sh(name).kind.as_str() {
                 "structure" => {
                     self.emit_de_struct(&mut codecs, name);
@@ -1663,7 +1729,21 @@ impl<'a> Gen<'a> {
             match self.proto {
                 Proto::Json => self.emit_json_encode(&mut codecs, name),
                 Proto::Query => self.emit_xml_encode(&mut codecs, name),
+                Proto::RestJson => self.emit_json_encode(&mut codecs, name),
                 Proto::Other => {}
+            }
+        }
+        if self.proto == Proto::RestJson {
+            let mut top_outputs = Vec::new();
+            for op in self.m.operations.values() {
+                if let Some(o) = &op.output {
+                    if !top_outputs.contains(&o.shape) {
+                        top_outputs.push(o.shape.clone());
+                    }
+                }
+            }
+            for name in &top_outputs {
+                self.emit_rest_encode(&mut codecs, name);
             }
         }
 
@@ -1696,6 +1776,7 @@ fn unreachable_member() -> &'static MemberRef {
         location: None,
         location_name: None,
         flattened: None,
+        timestamp_format: None,
     })
 }
 
@@ -1716,5 +1797,11 @@ mod tests {
         );
         assert_eq!(translate_pattern("\\d{12}"), "^(?:[0-9]{12})$");
         assert!(regex::Regex::new(&translate_pattern("\\p{Print}+")).is_ok());
+        let text = translate_pattern(
+            "[\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*",
+        );
+        let re = regex::Regex::new(&text).unwrap();
+        assert!(re.is_match("ok \u{1F600}\n"));
+        assert!(!re.is_match("\u{1}"));
     }
 }

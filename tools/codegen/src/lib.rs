@@ -43,6 +43,18 @@ pub struct ServiceSpec {
     pub enum_order: &'static [(&'static str, &'static [&'static str])],
     /// `(shape, min)`: length minimums AWS enforces that the public model omits.
     pub min_overrides: &'static [(&'static str, i64)],
+    /// restJson/restXml services: how the rest protocol layer words its errors.
+    pub rest: Option<RestSpec>,
+}
+
+/// Facts about a rest-protocol service the model does not state.
+pub struct RestSpec {
+    /// Code of the error for a body that is not JSON or has a wrongly typed member.
+    pub bad_body_code: &'static str,
+    /// Prefix of that error's message.
+    pub bad_body_prefix: &'static str,
+    /// `Content-Type` of a blob payload in a response.
+    pub blob_content_type: &'static str,
 }
 
 /// The services generated today.
@@ -65,6 +77,7 @@ pub const SERVICES: &[ServiceSpec] = &[
         ],
         // `Value '' at 'sSESpecification.kMSMasterKeyId' ... greater than or equal to 1`.
         min_overrides: &[("KMSMasterKeyId", 1)],
+        rest: None,
     },
     ServiceSpec {
         model_dir: "dynamodbstreams/2012-08-10",
@@ -77,6 +90,7 @@ pub const SERVICES: &[ServiceSpec] = &[
         name_or_arn: None,
         enum_order: &[],
         min_overrides: &[],
+        rest: None,
     },
     ServiceSpec {
         model_dir: "sts/2011-06-15",
@@ -89,6 +103,7 @@ pub const SERVICES: &[ServiceSpec] = &[
         name_or_arn: None,
         enum_order: &[],
         min_overrides: &[],
+        rest: None,
     },
     ServiceSpec {
         model_dir: "iam/2010-05-08",
@@ -101,6 +116,40 @@ pub const SERVICES: &[ServiceSpec] = &[
         name_or_arn: None,
         enum_order: &[],
         min_overrides: &[],
+        rest: None,
+    },
+    ServiceSpec {
+        model_dir: "logs/2014-03-28",
+        module: "logs",
+        trait_name: "LogsApi",
+        error_prefix: None,
+        java_ns: "com.amazonaws.logs",
+        unvalidated_roots: &[],
+        identity_render: &[],
+        name_or_arn: None,
+        enum_order: &[],
+        min_overrides: &[],
+        rest: None,
+    },
+    ServiceSpec {
+        model_dir: "lambda/2015-03-31",
+        module: "lambda",
+        trait_name: "LambdaApi",
+        error_prefix: None,
+        java_ns: "com.amazonaws.lambda",
+        unvalidated_roots: &[],
+        identity_render: &[],
+        name_or_arn: None,
+        enum_order: &[],
+        min_overrides: &[],
+        // Lambda answers a body it cannot read with `InvalidRequestContentException`
+        // ("Could not parse request body into json: Unexpected character ..."), and
+        // sends Invoke payloads as application/json.
+        rest: Some(RestSpec {
+            bad_body_code: "InvalidRequestContentException",
+            bad_body_prefix: "Could not parse request body into json: ",
+            blob_content_type: "application/json",
+        }),
     },
 ];
 

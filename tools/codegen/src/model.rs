@@ -32,6 +32,9 @@ pub struct Http {
     pub method: String,
     #[serde(rename = "requestUri")]
     pub request_uri: String,
+    /// restJson/restXml: the status of a successful response (200 when absent).
+    #[serde(default, rename = "responseCode")]
+    pub response_code: Option<u16>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +68,9 @@ pub struct MemberRef {
     pub location_name: Option<String>,
     #[serde(default)]
     pub flattened: Option<bool>,
+    /// restJson/restXml member traits.
+    #[serde(default)]
+    pub timestamp_format: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +117,11 @@ pub struct Shape {
     pub flattened: bool,
     #[serde(default)]
     pub sensitive: bool,
+    /// restJson/restXml: the member that is the whole body.
+    #[serde(default)]
+    pub payload: Option<String>,
+    #[serde(default)]
+    pub timestamp_format: Option<String>,
 }
 
 impl Shape {

@@ -71,8 +71,42 @@ pub fn type_name(shape: &str) -> String {
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, 'T');
     }
+    if TAKEN_TYPES.contains(&out.as_str()) {
+        // Lambda's durable-execution `Operation` shape would clash with the generated
+        // `Operation` enum (and a shape named like an imported type would shadow it).
+        out.push_str("Shape");
+    }
     out
 }
+
+/// Type names a generated module defines or imports itself.
+const TAKEN_TYPES: &[&str] = &[
+    "Operation",
+    "Result",
+    "Option",
+    "Box",
+    "Vec",
+    "String",
+    "HashMap",
+    "Future",
+    "LazyLock",
+    "AwsError",
+    "AwsRequest",
+    "AwsResponse",
+    "Protocol",
+    "RequestContext",
+    "Cx",
+    "DeError",
+    "Decode",
+    "Input",
+    "Pos",
+    "ServiceMeta",
+    "JsonEncode",
+    "JsonWriter",
+    "QueryValue",
+    "XmlEncode",
+    "XmlWriter",
+];
 
 /// `TableName` -> `tableName`: how AWS names a member in validation paths.
 pub fn lower_first(name: &str) -> String {

@@ -8968,10 +8968,13 @@ static R_BULK_OPERATION_MAX_WRITE_REQUEST_UNITS: validate::IntRules = validate::
 static L_TRANSACT_GET_ITEM_LIST: validate::LenRules = validate::LenRules { min: Some(1), max: Some(100), summary: "[Member must have length less than or equal to 100, Member must have length greater than or equal to 1]" };
 static L_TRANSACT_WRITE_ITEM_LIST: validate::LenRules = validate::LenRules { min: Some(1), max: Some(100), summary: "[Member must have length less than or equal to 100, Member must have length greater than or equal to 1]" };
 static R_RECOVERY_PERIOD_IN_DAYS: validate::IntRules = validate::IntRules { min: Some(1), max: Some(35), summary: "[Member must have value less than or equal to 35, Member must have value greater than or equal to 1]" };
-/// The model's pattern uses Java regex features the `regex` crate lacks; not checked.
 static P_AUTO_SCALING_ROLE_ARN: validate::Pattern = validate::Pattern {
     source: "[\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*",
-    regex: LazyLock::new(|| None),
+    regex: LazyLock::new(|| {
+        validate::compile(
+            "^(?:[\\x{0020}-\\x{D7FF}\\x{E000}-\\x{FFFD}\\x{10000}-\\x{10FFFF}\\r\\n\\t]*)$",
+        )
+    }),
 };
 static R_AUTO_SCALING_ROLE_ARN: validate::StrRules = validate::StrRules { min: Some(1), max: Some(1600), pattern: Some(&P_AUTO_SCALING_ROLE_ARN), sensitive: false, summary: "[Member must have length less than or equal to 1600, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*]" };
 static P_AUTO_SCALING_POLICY_NAME: validate::Pattern = validate::Pattern {

@@ -11721,10 +11721,9 @@ static P_PASSWORD_TYPE: validate::Pattern = validate::Pattern {
     }),
 };
 static R_PASSWORD_TYPE: validate::StrRules = validate::StrRules { min: Some(1), max: Some(128), pattern: Some(&P_PASSWORD_TYPE), sensitive: true, summary: "[Member must have length less than or equal to 128, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+]" };
-/// The model's pattern uses Java regex features the `regex` crate lacks; not checked.
 static P_ACCOUNT_ALIAS_TYPE: validate::Pattern = validate::Pattern {
     source: "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$",
-    regex: LazyLock::new(|| None),
+    regex: LazyLock::new(|| validate::compile("^(?:^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$)$")),
 };
 static R_ACCOUNT_ALIAS_TYPE: validate::StrRules = validate::StrRules { min: Some(3), max: Some(63), pattern: Some(&P_ACCOUNT_ALIAS_TYPE), sensitive: false, summary: "[Member must have length less than or equal to 63, Member must have length greater than or equal to 3, Member must satisfy regular expression pattern: ^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$]" };
 static P_REQUEST_MESSAGE_TYPE: validate::Pattern = validate::Pattern {

@@ -9,17 +9,18 @@
 //! - [`json`], [`query`]: protocol codecs and response builders;
 //! - [`encode_error`]: the AWS error envelope of every protocol.
 //!
-//! Later protocols: restJson and restXml bind members to the URI, query string, headers
-//! and payload. Their generated decoders will read labels, query parameters and headers
-//! as string leaves through the same [`de::Input`] trait (a string-only input), and the
-//! payload through the JSON or an XML input; the generated types are already protocol
-//! neutral.
+//! - [`rest_json`]: restJson routing (method + URI template), member binding to labels,
+//!   query parameters, headers and the body (labels, query parameters and headers are read
+//!   through the same [`de::Input`] trait as [`rest_json::TextInput`] string leaves), and
+//!   responses with header/status/payload members. restXml would reuse the routing and
+//!   text binding with an XML body input.
 
 pub mod de;
 pub mod json;
 pub mod query;
 pub mod render;
 pub mod response;
+pub mod rest_json;
 pub mod time;
 pub mod validate;
 
@@ -95,10 +96,14 @@ pub fn unknown_operation() -> AwsError {
 /// - query: `<ErrorResponse xmlns="<type_prefix>"><Error><Type>Sender|Receiver</Type>
 ///   <Code/><Message/></Error><RequestId/></ErrorResponse>`; set `type_prefix` to the
 ///   service's XML namespace (see [`ServiceMeta::qualify`]).
-/// - restJson: the JSON body plus `x-amzn-ErrorType`; restXml: S3's `<Error>` document.
+/// - restJson: `{"message":"..."}` plus `err.extra`, with `x-amzn-ErrorType: <Code>` (a
+///   service's modeled errors get their exact form from its generated `error_response`);
+///   restXml: S3's `<Error>` document.
 pub fn encode_error(protocol: Protocol, err: &AwsError, request_id: &str) -> AwsResponse {
     match protocol {
-        Protocol::AwsJson10 | Protocol::AwsJson11 | Protocol::RestJson => {
+        // No `__type` on the wire for restJson: the code travels in `x-amzn-ErrorType`.
+        Protocol::RestJson => rest_json::error_response(&[], err, request_id),
+        Protocol::AwsJson10 | Protocol::AwsJson11 => {
             let mut w = JsonWriter::with_capacity(128);
             w.begin_object();
             w.key("__type");
@@ -120,11 +125,7 @@ pub fn encode_error(protocol: Protocol, err: &AwsError, request_id: &str) -> Aws
             }
             w.end_object();
             let body = Bytes::from(w.into_bytes());
-            if protocol == Protocol::RestJson {
-                response::rest_json_error(err.status, &err.code, body, request_id)
-            } else {
-                response::json(protocol, err.status, body, request_id)
-            }
+            response::json(protocol, err.status, body, request_id)
         }
         Protocol::Query => {
             let mut w = XmlWriter::with_capacity(256);
@@ -208,6 +209,28 @@ mod tests {
              <RequestId>RID</RequestId></ErrorResponse>"
         );
         assert_eq!(resp.status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn rest_json_gateway_errors_name_the_code_in_a_header() {
+        let err = AwsError::new(
+            StatusCode::FORBIDDEN,
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided.",
+        )
+        .with_type_prefix("com.amazon.coral.service");
+        let resp = encode_error(Protocol::RestJson, &err, "RID");
+        assert_eq!(resp.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            resp.headers["x-amzn-errortype"],
+            "InvalidSignatureException"
+        );
+        assert_eq!(resp.headers["x-amzn-requestid"], "RID");
+        assert_eq!(resp.headers["content-type"], "application/json");
+        assert_eq!(
+            std::str::from_utf8(&resp.body).unwrap(),
+            r#"{"message":"The request signature we calculated does not match the signature you provided."}"#
+        );
     }
 
     #[test]

@@ -8,7 +8,6 @@ use nimbus_wire::{AwsResponse, Protocol};
 static X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 static X_AMZ_REQUEST_ID: HeaderName = HeaderName::from_static("x-amz-request-id");
 static X_AMZ_CRC32: HeaderName = HeaderName::from_static("x-amz-crc32");
-static X_AMZN_ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 
 fn request_id_value(request_id: &str) -> HeaderValue {
     HeaderValue::from_str(request_id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
@@ -49,21 +48,6 @@ pub fn xml(status: StatusCode, body: Bytes, request_id: &str) -> AwsResponse {
         headers,
         body,
     }
-}
-
-/// A rest-json error carries its code in a header too.
-pub fn rest_json_error(
-    status: StatusCode,
-    code: &str,
-    body: Bytes,
-    request_id: &str,
-) -> AwsResponse {
-    let mut resp = json(Protocol::RestJson, status, body, request_id);
-    resp.headers.remove(&X_AMZ_CRC32);
-    if let Ok(v) = HeaderValue::from_str(code) {
-        resp.headers.insert(X_AMZN_ERROR_TYPE.clone(), v);
-    }
-    resp
 }
 
 /// A rest-xml response (S3 names its request id header differently).

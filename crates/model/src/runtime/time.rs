@@ -100,6 +100,52 @@ pub fn parse_iso8601(s: &str) -> Option<f64> {
     Some(whole as f64 + frac_secs)
 }
 
+const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Formats epoch seconds as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`), the format of
+/// timestamps in restJson/restXml headers.
+pub fn format_http_date(secs: f64) -> String {
+    let secs_total = if secs.is_finite() {
+        secs.floor() as i64
+    } else {
+        0
+    };
+    let days = secs_total.div_euclid(86_400);
+    let sod = secs_total.rem_euclid(86_400);
+    let (y, mo, d) = civil_from_days(days);
+    let wd = WEEKDAYS
+        .get(days.rem_euclid(7) as usize)
+        .copied()
+        .unwrap_or("Thu");
+    let mon = MONTHS.get(mo as usize - 1).copied().unwrap_or("Jan");
+    let (h, mi, s) = (sod / 3600, (sod % 3600) / 60, sod % 60);
+    format!("{wd}, {d:02} {mon} {y:04} {h:02}:{mi:02}:{s:02} GMT")
+}
+
+/// Parses an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) to epoch seconds.
+pub fn parse_http_date(s: &str) -> Option<f64> {
+    let rest = s.split_once(", ").map_or(s, |(_, r)| r);
+    let mut parts = rest.split_ascii_whitespace();
+    let d = u32::try_from(digits(parts.next()?)?).ok()?;
+    let mon = parts.next()?;
+    let mo = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(mon))? as u32 + 1;
+    let y = digits(parts.next()?)?;
+    let mut tp = parts.next()?.splitn(3, ':');
+    let h = digits(tp.next()?)?;
+    let mi = digits(tp.next()?)?;
+    let sec = digits(tp.next()?)?;
+    if !matches!(parts.next(), Some("GMT") | Some("UTC") | None) || !(1..=31).contains(&d) {
+        return None;
+    }
+    if h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    Some((days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec) as f64)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -118,5 +164,14 @@ mod tests {
         );
         assert_eq!(parse_iso8601("1970-01-01T01:00:00+01:00"), Some(0.0));
         assert_eq!(parse_iso8601("nonsense"), None);
+        assert_eq!(
+            format_http_date(784_111_777.0),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777.0)
+        );
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994"), None);
     }
 }

@@ -25,22 +25,35 @@ use super::render;
 /// translated; the check is then skipped rather than rejecting valid input.
 pub struct Pattern {
     pub source: &'static str,
-    pub regex: LazyLock<Option<Regex>>,
+    pub regex: LazyLock<Option<Matcher>>,
+}
+
+/// A compiled pattern: the linear-time `regex` engine when the pattern allows it, else
+/// `fancy-regex` for the lookarounds some models use (Lambda's function names).
+#[derive(Debug)]
+pub enum Matcher {
+    Plain(Regex),
+    Fancy(fancy_regex::Regex),
 }
 
 impl Pattern {
-    /// Whole-string match, as Java's `String.matches` does.
+    /// Whole-string match, as Java's `String.matches` does. A fancy match that hits its
+    /// backtracking limit counts as a match: valid input is never rejected for it.
     pub fn matches(&self, value: &str) -> bool {
         match &*self.regex {
-            Some(re) => re.is_match(value),
+            Some(Matcher::Plain(re)) => re.is_match(value),
+            Some(Matcher::Fancy(re)) => re.is_match(value).unwrap_or(true),
             None => true,
         }
     }
 }
 
 /// Compiles a translated pattern; used by the generated `LazyLock`s.
-pub fn compile(translated: &str) -> Option<Regex> {
-    Regex::new(translated).ok()
+pub fn compile(translated: &str) -> Option<Matcher> {
+    match Regex::new(translated) {
+        Ok(re) => Some(Matcher::Plain(re)),
+        Err(_) => fancy_regex::Regex::new(translated).ok().map(Matcher::Fancy),
+    }
 }
 
 /// Constraints of a string shape.
