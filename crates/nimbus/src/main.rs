@@ -10,6 +10,7 @@ mod errors;
 mod function_logs;
 mod gateway;
 mod health;
+mod lambda_code_s3;
 mod lambda_edge;
 mod router;
 mod s3_edge;

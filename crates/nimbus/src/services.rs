@@ -140,6 +140,8 @@ struct LambdaInit {
     host_names: Vec<String>,
     stop: tokio::sync::watch::Receiver<bool>,
     tasks: Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// S3, for packages named by `Code.S3Bucket`/`S3Key`.
+    s3: Arc<OnceCell<Arc<S3Handle>>>,
 }
 
 impl LambdaInit {
@@ -152,6 +154,7 @@ impl LambdaInit {
             host_names,
             stop,
             tasks,
+            s3,
         } = self;
         cell.get_or_try_init(|| async move {
             let blobs = match &blob_dir {
@@ -182,6 +185,7 @@ impl LambdaInit {
                     ..Default::default()
                 },
             );
+            lambda.set_code_objects(Arc::new(crate::lambda_code_s3::S3CodeObjects { s3 }));
             lambda.startup_recovery().await?;
             tasks.lock().extend(lambda.start_background(stop));
             Ok::<_, String>(lambda)
@@ -398,6 +402,7 @@ impl Services {
             host_names: self.options.host_names.clone(),
             stop: self.lambda_stop.subscribe(),
             tasks: self.lambda_tasks.clone(),
+            s3: self.s3.clone(),
         })
     }
 
