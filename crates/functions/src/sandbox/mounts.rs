@@ -122,6 +122,19 @@ pub(crate) fn enter_new_root(cfg: &InitConfig) -> Result<(), String> {
         }
     }
 
+    // The private /tmp comes before the host paths: a host path under /tmp (an SDK cache
+    // or interpreter in a temp dir) is then bound inside it instead of being hidden by it.
+    let tmp = root.join("tmp");
+    fs::create_dir_all(&tmp).map_err(|e| err("mkdir", &tmp, e))?;
+    mount(
+        Some("tmpfs"),
+        &tmp,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(format!("size={}m,mode=1777", cfg.tmp_mb.max(1)).as_str()),
+    )
+    .map_err(|e| err("mount tmpfs", &tmp, e))?;
+
     for host in &cfg.host_ro_paths {
         // Resolve symlinks so /lib/x (-> /usr/lib/x) is recognized as already visible.
         let Ok(real) = fs::canonicalize(host) else {
@@ -164,17 +177,6 @@ pub(crate) fn enter_new_root(cfg: &InitConfig) -> Result<(), String> {
     if let Some(r) = &cfg.runtime_dir {
         ro_bind(r, &rt)?;
     }
-
-    let tmp = root.join("tmp");
-    fs::create_dir_all(&tmp).map_err(|e| err("mkdir", &tmp, e))?;
-    mount(
-        Some("tmpfs"),
-        &tmp,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(format!("size={}m,mode=1777", cfg.tmp_mb.max(1)).as_str()),
-    )
-    .map_err(|e| err("mount tmpfs", &tmp, e))?;
 
     let proc_dir = root.join("proc");
     fs::create_dir_all(&proc_dir).map_err(|e| err("mkdir", &proc_dir, e))?;
