@@ -319,6 +319,7 @@ impl Lambda {
             enqueued_ms: now,
             attempts: 0,
             throttles: 0,
+            leased: false,
         };
         let key = keys::queued(now, &ev.id);
         self.inner

@@ -96,7 +96,11 @@ impl Lambda {
                 break;
             };
             let lease_key = keys::queued(now + 900_000 + LEASE_MARGIN_MS, &ev.id);
-            let (k, lk, e2) = (key.clone(), lease_key.clone(), ev.clone());
+            let leased = QueuedEvent {
+                leased: true,
+                ..ev.clone()
+            };
+            let (k, lk, e2) = (key.clone(), lease_key.clone(), leased);
             let claimed = self
                 .inner
                 .db
@@ -239,6 +243,46 @@ impl Lambda {
         }
     }
 
+    /// At startup: events leased by the previous process (it died while running them)
+    /// are due now rather than when their 16-minute lease would end. The embedded store
+    /// has one owner process, so every lease found at startup is stale.
+    pub async fn recover_leases(&self) -> Result<usize, Fail> {
+        let snap = self.snapshot()?;
+        let rows = records::scan_all::<QueuedEvent>(
+            snap.as_ref(),
+            keys::QUEUE.as_bytes(),
+            crate::service::MAX_SCAN,
+        )?;
+        drop(snap);
+        let now = self.now_ms();
+        let mut n = 0;
+        for (key, ev) in rows.into_iter().filter(|(_, ev)| ev.leased) {
+            let due = keys::queued(now, &ev.id);
+            let ev = QueuedEvent {
+                leased: false,
+                ..ev
+            };
+            self.inner
+                .db
+                .write(move |txn| {
+                    if txn.get(&key)?.is_some() {
+                        txn.delete(&key)?;
+                        records::put(txn, &due, &ev)?;
+                    }
+                    Ok::<_, nimbus_store::StoreError>(())
+                })
+                .await?;
+            n += 1;
+        }
+        if n > 0 {
+            tracing::info!(
+                events = n,
+                "async invocations of the previous run are due again"
+            );
+        }
+        Ok(n)
+    }
+
     async fn reschedule(&self, lease_key: &[u8], ev: &QueuedEvent, due_ms: i64) {
         tracing::debug!(event = %ev.id, function = %ev.function, attempts = ev.attempts, due_ms, "async invoke rescheduled");
         let (lk, nk, e) = (lease_key.to_vec(), keys::queued(due_ms, &ev.id), ev.clone());
@@ -280,6 +324,7 @@ impl Lambda {
                 enqueued_ms: now,
                 attempts: 0,
                 throttles: 0,
+                leased: false,
             })
         });
         if let (Some(d), None) = (destination, &dest_event) {

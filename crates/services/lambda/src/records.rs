@@ -206,6 +206,10 @@ pub struct QueuedEvent {
     /// Throttled tries (retried until the event is too old; they do not count as attempts).
     #[serde(default)]
     pub throttles: u32,
+    /// True in the copy stored under a lease key while a process runs the event: at
+    /// startup such an event belongs to a process that is gone and is due at once.
+    #[serde(default)]
+    pub leased: bool,
 }
 
 pub fn get<T: DeserializeOwned>(

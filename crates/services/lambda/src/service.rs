@@ -579,6 +579,9 @@ impl Lambda {
     /// publish), delete the others. Lambda must have its own blob store directory: S3's
     /// recovery would otherwise remove Lambda's unpublished blobs and vice versa.
     pub async fn startup_recovery(&self) -> Result<(), String> {
+        self.recover_leases()
+            .await
+            .map_err(|e| format!("async queue recovery failed: {e:?}"))?;
         let tmp = self
             .inner
             .blobs

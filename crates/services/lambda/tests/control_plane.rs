@@ -43,6 +43,7 @@ fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
 
 struct Fixture {
     lambda: Lambda,
+    db: Db,
     _dir: tempfile::TempDir,
     clock: Arc<ManualClock>,
 }
@@ -83,7 +84,7 @@ async fn fixture() -> Fixture {
         Arc::new(NullLogSink),
     );
     let lambda = Lambda::new(
-        db,
+        db.clone(),
         Arc::new(BlobStore::in_memory()),
         shared,
         engine,
@@ -96,9 +97,58 @@ async fn fixture() -> Fixture {
     );
     Fixture {
         lambda,
+        db,
         _dir: dir,
         clock,
     }
+}
+
+/// An event a dead process had leased is due at once after a restart; a retry scheduled
+/// for later keeps its time.
+#[tokio::test]
+async fn leases_of_a_dead_process_are_due_at_startup() {
+    use nimbus_lambda::{keys, records, records::QueuedEvent};
+    let fx = fixture().await;
+    let now = fx.clock.now_millis();
+    let leased = QueuedEvent {
+        id: "ev-1".into(),
+        account_id: ACCT.into(),
+        region: "us-east-1".into(),
+        function: "f".into(),
+        qualifier: None,
+        payload_b64: String::new(),
+        enqueued_ms: now,
+        attempts: 1,
+        throttles: 0,
+        leased: true,
+    };
+    let waiting = QueuedEvent {
+        id: "ev-2".into(),
+        leased: false,
+        ..leased.clone()
+    };
+    let lease_key = keys::queued(now + 960_000, "ev-1");
+    let retry_key = keys::queued(now + 60_000, "ev-2");
+    let (lk, rk, l, w) = (lease_key.clone(), retry_key.clone(), leased, waiting);
+    fx.db
+        .write(move |txn| {
+            records::put(txn, &lk, &l)?;
+            records::put(txn, &rk, &w)
+        })
+        .await
+        .unwrap();
+    assert_eq!(fx.lambda.recover_leases().await.unwrap(), 1);
+    let snap = fx.db.snapshot().unwrap();
+    assert!(snap.get(&lease_key).unwrap().is_none());
+    let due: QueuedEvent = records::get(snap.as_ref(), &keys::queued(now, "ev-1"))
+        .unwrap()
+        .unwrap();
+    assert!(!due.leased);
+    assert_eq!(due.attempts, 1);
+    assert!(snap.get(&retry_key).unwrap().is_some());
+    // Nothing leased is left: a second recovery finds nothing.
+    drop(snap);
+    assert_eq!(fx.lambda.recover_leases().await.unwrap(), 0);
 }
 
 fn create_req(name: &str, zip: Vec<u8>) -> m::CreateFunctionRequest {
