@@ -106,6 +106,18 @@ pub struct AppState {
     pub request_ids: RequestIds,
 }
 
+impl AppState {
+    /// The SigV4 checker for a request arriving now (the gateway and the Lambda edge).
+    pub fn authenticator(&self) -> Authenticator<'_> {
+        Authenticator {
+            credentials: self.credentials.as_ref(),
+            key_cache: &self.key_cache,
+            loopback: self.loopback,
+            now_millis: self.clock.now_millis(),
+        }
+    }
+}
+
 fn max_body_bytes(service: Option<ServiceId>) -> usize {
     match service {
         Some(ServiceId::DynamoDb | ServiceId::DynamoDbStreams) => DYNAMODB_MAX_BODY_BYTES,
@@ -208,16 +220,14 @@ pub async fn handle(
         return Ok(into_http(resp, &request_id, false));
     }
 
-    if let Some(route) =
-        crate::lambda_edge::classify(&parts.method, parts.uri.path(), &parts.headers)
-    {
-        let mut aws = AwsRequest {
-            method: parts.method.clone(),
-            path: parts.uri.path().to_string(),
-            query: parts.uri.query().unwrap_or_default().to_string(),
-            headers: std::mem::take(&mut parts.headers),
-            body: Bytes::new(),
-        };
+    let mut aws = AwsRequest {
+        method: parts.method.clone(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        headers: std::mem::take(&mut parts.headers),
+        body: Bytes::new(),
+    };
+    if let Some(route) = crate::lambda_edge::classify(&aws.method, &aws.path, &aws.headers) {
         let limit = crate::lambda_edge::URL_MAX_BODY_BYTES;
         let mut close = false;
         let resp = match read_body(body, limit).await {
@@ -240,13 +250,6 @@ pub async fn handle(
         return Ok(into_http(resp, &request_id, close));
     }
 
-    let mut aws = AwsRequest {
-        method: parts.method.clone(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().unwrap_or_default().to_string(),
-        headers: std::mem::take(&mut parts.headers),
-        body: Bytes::new(),
-    };
     // Route on the headers first to pick the body limit; the body may add `Action=`.
     let header_route = router::route(&aws);
     // S3 streams its bodies: it is routed on the head alone and never collected here.
@@ -382,13 +385,7 @@ pub async fn respond(
     // Store-backed keys (IAM, STS) are only known once the store is open; wait for it
     // (instant afterwards) so such a key is never mistaken for an unknown one.
     let _ = state.store.opened().await;
-    let authenticator = Authenticator {
-        credentials: state.credentials.as_ref(),
-        key_cache: &state.key_cache,
-        loopback: state.loopback,
-        now_millis: state.clock.now_millis(),
-    };
-    let ctx = match authenticator.authenticate(aws, service, request_id) {
+    let ctx = match state.authenticator().authenticate(aws, service, request_id) {
         Ok(ctx) => ctx,
         Err(e) => {
             tracing::debug!(error = %e, "authentication failed");

@@ -17,7 +17,6 @@ use http::{HeaderMap, Method, StatusCode};
 use nimbus_lambda::{CodeDownloadError, UrlCaller};
 use nimbus_wire::{AwsRequest, AwsResponse};
 
-use crate::auth::Authenticator;
 use crate::gateway::AppState;
 use crate::router::ServiceId;
 
@@ -122,13 +121,8 @@ pub async fn handle(
                 || req.query.contains("X-Amz-Signature=");
             let principal = if signed {
                 let _ = state.store.opened().await;
-                let authenticator = Authenticator {
-                    credentials: state.credentials.as_ref(),
-                    key_cache: &state.key_cache,
-                    loopback: state.loopback,
-                    now_millis: state.clock.now_millis(),
-                };
-                authenticator
+                state
+                    .authenticator()
                     .authenticate(&req, ServiceId::Lambda, request_id)
                     .ok()
                     .map(|ctx| ctx.principal)

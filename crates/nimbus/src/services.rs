@@ -195,6 +195,16 @@ impl LambdaInit {
     }
 }
 
+/// Waits for a service's stopped background loops, each for at most the grace period.
+async fn join_bounded(tasks: Vec<tokio::task::JoinHandle<()>>, service: &str) {
+    for t in tasks {
+        let grace = std::time::Duration::from_millis(BACKGROUND_JOBS_GRACE_MS);
+        if tokio::time::timeout(grace, t).await.is_err() {
+            tracing::warn!("a {service} background loop did not stop in time");
+        }
+    }
+}
+
 /// How long shutdown waits for DynamoDB background jobs (index backfills, table purges)
 /// to reach a stopping point; unfinished ones resume on the next start.
 const BACKGROUND_JOBS_GRACE_MS: u64 = 5_000;
@@ -535,18 +545,8 @@ impl Services {
     /// Lets background work reach a stopping point before the store closes.
     pub async fn shutdown(&self) {
         let _ = self.lambda_stop.send(true);
-        let lambda_tasks: Vec<_> = std::mem::take(&mut *self.lambda_tasks.lock());
-        for t in lambda_tasks {
-            if tokio::time::timeout(
-                std::time::Duration::from_millis(BACKGROUND_JOBS_GRACE_MS),
-                t,
-            )
-            .await
-            .is_err()
-            {
-                tracing::warn!("a Lambda background loop did not stop in time");
-            }
-        }
+        let tasks = std::mem::take(&mut *self.lambda_tasks.lock());
+        join_bounded(tasks, "Lambda").await;
         if let Some(engine) = &self.engine {
             engine.shutdown().await;
             nimbus_functions::sandbox::drain_warm();
@@ -560,18 +560,8 @@ impl Services {
             .await;
         }
         let _ = self.s3_stop.send(true);
-        let tasks: Vec<_> = std::mem::take(&mut *self.s3_tasks.lock());
-        for t in tasks {
-            if tokio::time::timeout(
-                std::time::Duration::from_millis(BACKGROUND_JOBS_GRACE_MS),
-                t,
-            )
-            .await
-            .is_err()
-            {
-                tracing::warn!("an S3 background loop did not stop in time");
-            }
-        }
+        let tasks = std::mem::take(&mut *self.s3_tasks.lock());
+        join_bounded(tasks, "S3").await;
         if let Some(logs) = self.logs.get() {
             if !logs.stop_background(BACKGROUND_JOBS_GRACE_MS).await {
                 tracing::warn!("the CloudWatch Logs sweeper did not stop in time");
