@@ -8,6 +8,12 @@
                                             first 200 from /_nimbus/health
   benchlib.py rss-mb PID                    print VmRSS of PID in MB
   benchlib.py table RESULTS_FILE            print the comparison table
+  benchlib.py zip OUT SRC=NAME:MODE...      write a zip (a Lambda package) of SRC files,
+                                            each stored as NAME with octal MODE
+  benchlib.py spawn-ms RUNS CMD ARGS...     median ms from spawning CMD to its exit
+  benchlib.py lambda-table RESULTS [PY_MS]  print bench/lambda.sh's table
+  benchlib.py find-python                   print `python3.X PATH`: the interpreter nimbus
+                                            runs python3.X on (this python's minor first)
 """
 
 import http.client
@@ -20,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 
 
 def freeport() -> int:
@@ -123,6 +130,101 @@ def table(path: str) -> None:
                   f"{med['p50_ms']:>8.2f}{med['p99_ms']:>8.2f}{errs:>7}{ratio:>12}{span:>15}")
 
 
+def make_zip(out: str, entries: list[str]) -> None:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for entry in entries:
+            src, _, rest = entry.partition("=")
+            name, _, mode = rest.partition(":")
+            info = zipfile.ZipInfo(name)
+            # A regular file with its permission bits, as `zip` records them (the Lambda
+            # runtime executes /var/task/bootstrap).
+            info.external_attr = (0o100000 | int(mode or "644", 8)) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(src, "rb") as f:
+                z.writestr(info, f.read())
+
+
+def spawn_ms(runs: int, argv: list[str]) -> float:
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        samples.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(samples)
+
+
+def lambda_table(path: str, py_start_ms: str) -> None:
+    """Medians over rounds; ratios are medians of per-round ratios nimbus/rustack."""
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    by: dict = {}
+    for r in rows:
+        by.setdefault((r["server"], r["kind"]), {})[r["round"]] = r
+
+    def med(values):
+        values = sorted(values)
+        return values[len(values) // 2] if values else None
+
+    def ratio(kind, field, invert=False):
+        mine, peer = by.get(("nimbus", kind), {}), by.get(("rustack", kind), {})
+        rs = [(peer[k][field] / m[field]) if invert else (m[field] / peer[k][field])
+              for k, m in mine.items() if k in peer and m[field] and peer[k][field]]
+        return f"{med(rs):.2f}x" if rs else "-"
+
+    def errors(kind, server):
+        return sum(sum(r.get("errors", {}).values()) for r in by.get((server, kind), {}).values())
+
+    print(f"{'':<34}{'nimbus':>12}{'rustack':>12}{'nimbus speed / rustack':>24}")
+    lines = [
+        ("cold start p50, provided (ms)", "cold", "cold_p50_ms", True),
+        ("warm Invoke p50, 1 conn (ms)", "warm1", "p50_ms", True),
+        ("warm Invoke, 1 conn (req/s)", "warm1", "rps", False),
+        ("warm Invoke, 10 conns (req/s)", "warm10", "rps", False),
+        ("warm Invoke p50, 10 conns (ms)", "warm10", "p50_ms", True),
+    ]
+    for label, kind, field, lower_is_better in lines:
+        cells = []
+        for server in ("nimbus", "rustack"):
+            v = med([r[field] for r in by.get((server, kind), {}).values()])
+            cells.append("-" if v is None else (f"{v:.3f}" if "ms" in field else f"{v:.0f}"))
+        # > 1: nimbus is faster (fewer ms, or more req/s).
+        print(f"{label:<34}{cells[0]:>12}{cells[1]:>12}"
+              f"{ratio(kind, field, invert=lower_is_better):>24}")
+    print(f"{'errors at 10 conns (all rounds)':<34}{errors('warm10', 'nimbus'):>12}"
+          f"{errors('warm10', 'rustack'):>12}")
+    py = med([r["cold_p50_ms"] for r in by.get(("nimbus", "pycold"), {}).values()])
+    if py is not None and py_start_ms:
+        start = float(py_start_ms)
+        print(f"Python cold start p50 (nimbus): {py:.1f} ms; the interpreter's own start-up: "
+              f"{start:.1f} ms; difference {py - start:+.1f} ms")
+
+
+def find_python() -> str:
+    """nimbus's lookup (crates/functions/src/runtimes.rs): PATH and the standard bin
+    directories (version-manager shims skipped), then pyenv prefixes, newest first. The
+    caller passes its PATH as BENCH_LOOKUP_PATH: a pyenv shim that started this script
+    put its own version's directory first in ours."""
+    path = os.environ.get("BENCH_LOOKUP_PATH", os.environ.get("PATH", ""))
+    dirs = path.split(os.pathsep) + ["/usr/local/bin", "/usr/bin", "/bin"]
+    roots = [os.path.join(os.environ["PYENV_ROOT"], "versions")] if "PYENV_ROOT" in os.environ else []
+    roots += [os.path.expanduser("~/.pyenv/versions"), "/root/.pyenv/versions"]
+    for minor in [sys.version_info.minor] + list(range(14, 8, -1)):
+        name = f"python3.{minor}"
+        for d in dirs:
+            path = os.path.join(d, name)
+            if "shims" not in path.split(os.sep) and os.path.isfile(path):
+                return f"{name} {os.path.realpath(path)}"
+        for root in roots:
+            try:
+                versions = sorted(v for v in os.listdir(root) if v.startswith(f"3.{minor}."))
+            except OSError:
+                continue
+            for v in reversed(versions):
+                path = os.path.join(root, v, "bin", name)
+                if os.path.isfile(path):
+                    return f"{name} {os.path.realpath(path)}"
+    return ""
+
+
 def main() -> None:
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "freeport":
@@ -135,6 +237,14 @@ def main() -> None:
         print(f"{rss_mb(int(args[0])):.1f}")
     elif cmd == "table":
         table(args[0])
+    elif cmd == "find-python":
+        print(find_python())
+    elif cmd == "zip":
+        make_zip(args[0], args[1:])
+    elif cmd == "spawn-ms":
+        print(f"{spawn_ms(int(args[0]), args[1:]):.1f}")
+    elif cmd == "lambda-table":
+        lambda_table(args[0], args[1] if len(args) > 1 else "")
     else:
         raise SystemExit(__doc__)
 

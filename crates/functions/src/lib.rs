@@ -8,8 +8,8 @@
 //! - [`engine`]: `Engine` — the public entry point; owns the pool and the log sink.
 //! - [`pool`]: execution environments per function version: reuse warm ones, start new
 //!   ones up to the concurrency limits, throttle beyond, reap idle ones, kill on timeout.
-//! - [`runtime_api`]: one Runtime API server per environment (HTTP/1.1 on a Unix socket;
-//!   the sandbox exposes it inside as `127.0.0.1:9001`).
+//! - [`runtime_api`]: one Runtime API server per environment (HTTP/1.1, accepting on the
+//!   `127.0.0.1:9001` listener the sandbox bound in its network namespace and passed out).
 //! - [`runtimes`]: runtime identifiers → how to start them (host interpreters, bootstraps,
 //!   the boto3 / AWS SDK v3 cache).
 //! - [`sandbox`]: namespaces, mounts, cgroup, rlimits; the `nimbus __sandbox` helper.

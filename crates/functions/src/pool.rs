@@ -1130,13 +1130,6 @@ impl Pool {
         dir: &std::path::Path,
         env_id: &str,
     ) -> Result<(RuntimeApi, runtime_api::RuntimeApiHandles, Process), InvokeError> {
-        let socket = dir.join("runtime.sock");
-        let (api, handles) = RuntimeApi::bind_unix(&socket).map_err(|e| {
-            InvokeError::Internal(format!(
-                "cannot start the Runtime API at {}: {e}",
-                socket.display()
-            ))
-        })?;
         let sspec = SandboxSpec {
             id: env_id.to_owned(),
             argv: launch.argv.clone(),
@@ -1147,13 +1140,16 @@ impl Pool {
             host_ro_paths: launch.host_ro_paths.clone(),
             tmp_mb: spec.ephemeral_storage_mb,
             memory_mb: spec.memory_mb,
-            runtime_api_socket: socket,
             nimbus_socket: self.cfg.nimbus_socket.clone(),
             nimbus_addr: self.cfg.nimbus_addr,
             scratch_dir: dir.join("sandbox"),
         };
         let mut child = sandbox::launch(helper, &sspec)
             .map_err(|e| InvokeError::Internal(format!("cannot start the sandbox: {e}")))?;
+        let listener = child.runtime_api_listener.take().ok_or_else(|| {
+            InvokeError::Internal("the sandbox has no Runtime API listener".to_string())
+        })?;
+        let (api, handles) = RuntimeApi::serve_passed(listener);
         let mut outputs = Vec::with_capacity(2);
         if let Some(out) = child.stdout.take() {
             outputs.push(out.into_owned_fd().map_err(|e| {

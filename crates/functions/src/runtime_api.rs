@@ -1,5 +1,6 @@
 //! The Lambda Runtime API (2018-06-01) of one execution environment, served over HTTP/1.1
-//! on a Unix socket (or, for unsandboxed test runs, a loopback TCP port). Owner: H-runtime.
+//! on the listener its sandbox bound at 127.0.0.1:9001 in the sandbox's network namespace
+//! and handed over (or, for unsandboxed engine runs, a loopback TCP port). Owner: H-runtime.
 //!
 //! The pool hands invocations to the server through a bounded channel ([`Job`]); the
 //! runtime's long-poll `GET /runtime/invocation/next` takes the next one, and its
@@ -9,7 +10,6 @@
 //! 403 `InvalidStateTransition`, 413 `RequestEntityTooLarge`).
 
 use std::convert::Infallible;
-use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -106,27 +106,30 @@ pub struct RuntimeApiHandles {
 }
 
 impl RuntimeApi {
-    /// Serves on a Unix socket at `path` (replacing a stale socket file).
-    pub fn bind_unix(path: &Path) -> std::io::Result<(RuntimeApi, RuntimeApiHandles)> {
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let listener = tokio::net::UnixListener::bind(path)?;
+    /// Serves on the listener the sandbox hands over once its runtime starts (bound
+    /// inside the sandbox's network namespace). If it never comes (the sandbox failed
+    /// first), nothing is served and the pool sees the environment's exit.
+    pub fn serve_passed(
+        listener: tokio::sync::oneshot::Receiver<std::net::TcpListener>,
+    ) -> (RuntimeApi, RuntimeApiHandles) {
         let (shared, handles) = new_shared();
         let accept_task = tokio::spawn(async move {
-            let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    // EMFILE and the like: back off instead of spinning.
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    continue;
-                };
-                spawn_connection(stream, shared.clone(), limit.clone());
-            }
+            let Ok(listener) = listener.await else {
+                return;
+            };
+            let listener = match listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(listener))
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot serve the Runtime API on the sandbox's listener");
+                    return;
+                }
+            };
+            accept_loop(listener, shared).await;
         });
-        Ok((RuntimeApi { accept_task }, handles))
+        (RuntimeApi { accept_task }, handles)
     }
 
     /// Serves on a loopback TCP port (unsandboxed runs); returns the address.
@@ -135,19 +138,22 @@ impl RuntimeApi {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (shared, handles) = new_shared();
-        let accept_task = tokio::spawn(async move {
-            let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    continue;
-                };
-                // The runtime's request/response ping-pong is latency bound.
-                let _ = stream.set_nodelay(true);
-                spawn_connection(stream, shared.clone(), limit.clone());
-            }
-        });
+        let accept_task = tokio::spawn(accept_loop(listener, shared));
         Ok((RuntimeApi { accept_task }, handles, addr))
+    }
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // EMFILE and the like: back off instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            continue;
+        };
+        // The runtime's request/response ping-pong is latency bound.
+        let _ = stream.set_nodelay(true);
+        spawn_connection(stream, shared.clone(), limit.clone());
     }
 }
 

@@ -1,10 +1,12 @@
 //! nimbus-loadgen: many keep-alive HTTP/1.1 connections sending correctly SigV4-signed AWS
-//! requests (DynamoDB awsJson, S3 GetObject/PutObject), with a warmup, a bounded run (time or
-//! request count) and latency quantiles. `--presign` prints a presigned S3 URL instead.
+//! requests (DynamoDB awsJson, S3 GetObject/PutObject, Lambda Invoke), with a warmup, a
+//! bounded run (time or request count) and latency quantiles. `--workload lambda-cold` times
+//! the first Invoke of new functions instead; `--presign` prints a presigned S3 URL.
 //!
 //! It only ever talks to loopback addresses: it is a benchmark tool for this machine.
 
 mod histogram;
+mod lambda_cold;
 mod replay;
 mod sign;
 mod workload;
@@ -55,6 +57,11 @@ enum WorkloadKind {
     S3Get,
     /// S3 PutObject of `--object-size` bytes under random keys of the key space.
     S3Put,
+    /// Lambda Invoke (RequestResponse) of `--function` with `--body` as the event.
+    LambdaInvoke,
+    /// `--cold-runs` times: create a function from `--zip`, time its first and second Invoke,
+    /// delete it (one connection; not a load test).
+    LambdaCold,
 }
 
 /// Upper bound of `--object-size` (the whole pool of a replay run is held in memory).
@@ -102,13 +109,43 @@ struct Args {
     /// raw mode: the X-Amz-Target header, e.g. `DynamoDB_20120810.ListTables`.
     #[arg(long)]
     target: Option<String>,
-    /// raw mode: the request body.
+    /// raw mode: the request body; lambda-*: the event.
     #[arg(long, default_value = "{}")]
     body: String,
     /// raw mode: the Content-Type.
     #[arg(long, default_value = "application/x-amz-json-1.0")]
     content_type: String,
-    /// SigV4 signing name (default: `s3` for the s3-* workloads and --presign, else `dynamodb`).
+    /// lambda-invoke: the function (name or ARN); lambda-cold: the prefix of the names.
+    #[arg(long, default_value = "loadgen")]
+    function: String,
+    /// lambda-cold and --create-function: the deployment package (.zip).
+    #[arg(long)]
+    zip: Option<std::path::PathBuf>,
+    /// lambda-*: the runtime of created functions.
+    #[arg(long, default_value = "provided.al2023")]
+    runtime: String,
+    /// lambda-*: the handler of created functions.
+    #[arg(long, default_value = "bootstrap")]
+    handler: String,
+    /// lambda-*: the execution role ARN of created functions.
+    #[arg(long, default_value = "arn:aws:iam::000000000000:role/loadgen")]
+    role: String,
+    /// lambda-*: create this IAM role first (Lambda's trust policy; an existing one is
+    /// fine) and use it as --role.
+    #[arg(long, value_name = "NAME")]
+    create_role: Option<String>,
+    /// lambda-invoke: create --function from --zip first (replacing one of that name)
+    /// and wait until it is Active.
+    #[arg(long)]
+    create_function: bool,
+    /// lambda-*: MemorySize of created functions.
+    #[arg(long, default_value_t = 128)]
+    memory: u32,
+    /// lambda-cold: how many functions to create and time.
+    #[arg(long, default_value_t = 20)]
+    cold_runs: u32,
+    /// SigV4 signing name (default: `s3` for the s3-* workloads and --presign, `lambda` for
+    /// the lambda-* workloads, else `dynamodb`).
     #[arg(long)]
     service: Option<String>,
     /// s3-get / s3-put: the bucket (path-style requests `/{bucket}/{key}`).
@@ -202,6 +239,19 @@ struct Client {
 }
 
 impl Client {
+    /// The same endpoint, signing for another service (IAM setup of a Lambda run).
+    fn with_service(&self, service: &str) -> Client {
+        Client {
+            addr: self.addr,
+            host: self.host.clone(),
+            signer: Signer {
+                service: service.to_string(),
+                ..self.signer.clone()
+            },
+            content_type: self.content_type.clone(),
+        }
+    }
+
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>> {
         let stream = TcpStream::connect(self.addr).await?;
         stream.set_nodelay(true)?;
@@ -226,7 +276,9 @@ impl Client {
             None if !req.body.is_empty() => {
                 headers.insert(
                     http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/octet-stream"),
+                    HeaderValue::from_static(
+                        req.content_type.unwrap_or("application/octet-stream"),
+                    ),
                 );
             }
             None => {}
@@ -301,6 +353,7 @@ async fn create_bucket(client: &Client, bucket: &str) -> Result<()> {
         method: "PUT",
         path: format!("/{bucket}"),
         target: None,
+        content_type: None,
         body: Bytes::new(),
     };
     let (status, resp) = one_shot(client, &req).await?;
@@ -364,6 +417,7 @@ impl PreloadTarget {
                 method: "PUT",
                 path: workload::object_path(bucket, key),
                 target: None,
+                content_type: None,
                 body: body.clone(),
             },
         }
@@ -574,10 +628,20 @@ async fn run(args: Args) -> Result<()> {
     }
     let s3_mode = matches!(args.workload, WorkloadKind::S3Get | WorkloadKind::S3Put)
         || args.presign.is_some();
-    let service = args
-        .service
-        .clone()
-        .unwrap_or_else(|| if s3_mode { "s3" } else { "dynamodb" }.to_string());
+    let lambda_mode = matches!(
+        args.workload,
+        WorkloadKind::LambdaInvoke | WorkloadKind::LambdaCold
+    );
+    let service = args.service.clone().unwrap_or_else(|| {
+        if s3_mode {
+            "s3"
+        } else if lambda_mode {
+            "lambda"
+        } else {
+            "dynamodb"
+        }
+        .to_string()
+    });
     let (addr, authority) = resolve_loopback(&args.endpoint).await?;
     let signer = Signer {
         access_key: args.access_key.clone(),
@@ -602,6 +666,17 @@ async fn run(args: Args) -> Result<()> {
         signer,
         content_type: HeaderValue::from_str(&args.content_type)?,
     });
+    let mut role = args.role.clone();
+    if let Some(name) = &args.create_role {
+        role = lambda_cold::create_role(&client, name).await?;
+    }
+    if args.workload == WorkloadKind::LambdaCold {
+        return cold(&client, &args, &role).await;
+    }
+    if args.create_function {
+        let spec = function_spec(&args, &role, 1)?;
+        lambda_cold::create_function(&client, &spec, &args.function).await?;
+    }
     let load = Arc::new(match args.workload {
         WorkloadKind::GetItem => Workload::GetItem {
             table: args.table.clone(),
@@ -628,6 +703,12 @@ async fn run(args: Args) -> Result<()> {
             key_space: args.key_space,
             body: workload::object_body(args.object_size),
         },
+        WorkloadKind::LambdaInvoke => Workload::LambdaInvoke {
+            function: args.function.clone(),
+            event: Bytes::from(args.body.clone()),
+        },
+        // Handled above: it is not a load loop.
+        WorkloadKind::LambdaCold => bail!("lambda-cold has no request loop"),
     });
     let payload = Arc::new(load.payload(args.item_size));
 
@@ -776,6 +857,70 @@ async fn run(args: Args) -> Result<()> {
             "duration_s": elapsed,
             "rps": rps,
             "p50_ms": ms(p50), "p90_ms": ms(p90), "p99_ms": ms(p99), "max_ms": ms(max),
+        });
+        println!("RESULT {doc}");
+    }
+    Ok(())
+}
+
+/// What created functions look like (--zip, --runtime, --handler, --memory, --body).
+fn function_spec(args: &Args, role: &str, runs: u32) -> Result<lambda_cold::ColdSpec> {
+    let zip_path = args
+        .zip
+        .as_ref()
+        .context("creating a function needs --zip")?;
+    Ok(lambda_cold::ColdSpec {
+        prefix: args.function.clone(),
+        zip: std::fs::read(zip_path).with_context(|| format!("reading {}", zip_path.display()))?,
+        runtime: args.runtime.clone(),
+        handler: args.handler.clone(),
+        role: role.to_string(),
+        memory_mb: args.memory,
+        runs,
+        event: Bytes::from(args.body.clone()),
+    })
+}
+
+/// `--workload lambda-cold`: first-Invoke latency of new functions.
+async fn cold(client: &Client, args: &Args, role: &str) -> Result<()> {
+    if args.cold_runs == 0 || args.cold_runs > 1000 {
+        bail!("--cold-runs must be 1..=1000");
+    }
+    let spec = function_spec(args, role, args.cold_runs)?;
+    let result = lambda_cold::run(client, &spec).await?;
+    // Few samples: exact order statistics rather than the histogram's buckets.
+    let summary = |samples: &[u64]| {
+        let mut v = samples.to_vec();
+        v.sort_unstable();
+        let median = v.get(v.len() / 2).copied().unwrap_or(0);
+        (
+            median,
+            v.first().copied().unwrap_or(0),
+            v.last().copied().unwrap_or(0),
+        )
+    };
+    let (cold_p50, cold_min, cold_max) = summary(&result.cold_us);
+    let (warm_p50, _, _) = summary(&result.warm_us);
+    println!("workload     LambdaCold ({})", args.runtime);
+    println!("endpoint     {}", args.endpoint);
+    println!("runs         {}", result.cold_us.len());
+    println!(
+        "cold_ms      p50 {:.3}  min {:.3}  max {:.3}",
+        ms(cold_p50),
+        ms(cold_min),
+        ms(cold_max)
+    );
+    println!(
+        "warm_ms      p50 {:.3}  (the second Invoke of each function)",
+        ms(warm_p50)
+    );
+    if args.json {
+        let doc = serde_json::json!({
+            "workload": "LambdaCold",
+            "runtime": args.runtime,
+            "runs": result.cold_us.len(),
+            "cold_p50_ms": ms(cold_p50), "cold_min_ms": ms(cold_min), "cold_max_ms": ms(cold_max),
+            "warm_p50_ms": ms(warm_p50),
         });
         println!("RESULT {doc}");
     }

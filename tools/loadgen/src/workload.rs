@@ -1,5 +1,5 @@
 //! What each request carries: an awsJson target and a body (DynamoDB), or a method and a
-//! path (S3 objects).
+//! path (S3 objects, Lambda Invoke).
 
 use bytes::Bytes;
 
@@ -50,6 +50,8 @@ pub enum Workload {
         key_space: u64,
         body: Bytes,
     },
+    /// Lambda Invoke (RequestResponse) of one function with a fixed JSON event.
+    LambdaInvoke { function: String, event: Bytes },
 }
 
 /// One request of a workload: awsJson (`target` set, POST /) or REST (S3).
@@ -59,6 +61,8 @@ pub struct Req {
     pub path: String,
     /// `X-Amz-Target` of an awsJson request; None for REST requests.
     pub target: Option<String>,
+    /// Content-Type of a REST request with a body (default `application/octet-stream`).
+    pub content_type: Option<&'static str>,
     pub body: Bytes,
 }
 
@@ -68,6 +72,18 @@ impl Req {
             method: "POST",
             path: "/".to_string(),
             target: Some(target),
+            content_type: None,
+            body,
+        }
+    }
+
+    /// A restJson request (the Lambda control plane): a JSON body, no target.
+    pub fn rest_json(method: &'static str, path: String, body: Bytes) -> Req {
+        Req {
+            method,
+            path,
+            target: None,
+            content_type: Some("application/json"),
             body,
         }
     }
@@ -76,6 +92,12 @@ impl Req {
 /// Path-style object path. Bucket names and `key_name`s need no percent-encoding.
 pub fn object_path(bucket: &str, key: u64) -> String {
     format!("/{bucket}/{}", key_name(key))
+}
+
+/// The Lambda Invoke path of a function name, ARN or partial ARN (`:` is allowed unencoded in
+/// a path segment, as botocore sends it).
+pub fn invoke_path(function: &str) -> String {
+    format!("/2015-03-31/functions/{function}/invocations")
 }
 
 /// The body S3 puts (and preload) write: `size` bytes.
@@ -130,6 +152,7 @@ impl Workload {
                 method: "GET",
                 path: object_path(bucket, rng.below(*key_space)),
                 target: None,
+                content_type: None,
                 body: Bytes::new(),
             },
             Workload::S3Put {
@@ -140,7 +163,15 @@ impl Workload {
                 method: "PUT",
                 path: object_path(bucket, rng.below(*key_space)),
                 target: None,
+                content_type: None,
                 body: body.clone(),
+            },
+            Workload::LambdaInvoke { function, event } => Req {
+                method: "POST",
+                path: invoke_path(function),
+                target: None,
+                content_type: None,
+                body: event.clone(),
             },
         }
     }
@@ -225,6 +256,19 @@ mod tests {
             assert_eq!(p.body.len(), 4096);
             assert!(p.path.starts_with("/bench/k000000000"));
         }
+    }
+
+    #[test]
+    fn lambda_invoke_posts_the_event_to_the_invocations_path() {
+        let w = Workload::LambdaInvoke {
+            function: "bench-fn".into(),
+            event: Bytes::from_static(b"{\"a\":1}"),
+        };
+        let req = w.next(&mut Rng::new(3), "");
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.path, "/2015-03-31/functions/bench-fn/invocations");
+        assert!(req.target.is_none());
+        assert_eq!(&req.body[..], b"{\"a\":1}");
     }
 
     #[test]

@@ -9,14 +9,20 @@ speed: one keep-alive connection, no per-invoke imports.
 """
 
 # Only what every invoke needs is imported up front: the interpreter's start-up is the
-# cold start. logging, traceback and decimal load when something uses them.
+# cold start. logging, traceback, decimal and even `json` load when something uses them
+# (`json` imports `re`, which alone costs a cold start several milliseconds; events and
+# results go through CPython's own C codec in `_json` instead, see _loads/_dumps).
 import _socket
 import importlib
 import importlib.machinery
-import json
 import os
 import sys
 import time
+
+try:
+    import _json
+except ImportError:  # not CPython's accelerator: the json module does it all
+    _json = None
 
 # The script's own directory (/var/runtime) comes first on sys.path by default; AWS puts
 # the function's package first (PYTHONPATH has the whole order).
@@ -164,7 +170,7 @@ class LambdaContext:
 
         self.client_context = None
         if client_context:
-            cc = json.loads(client_context)
+            cc = _loads(client_context)
             self.client_context = _obj_from_dict(ClientContext, cc)
             if self.client_context is not None:
                 self.client_context.client = _obj_from_dict(Client, cc.get("client"))
@@ -172,7 +178,7 @@ class LambdaContext:
         self.identity.cognito_identity_id = None
         self.identity.cognito_identity_pool_id = None
         if cognito_identity:
-            ci = json.loads(cognito_identity)
+            ci = _loads(cognito_identity)
             self.identity.cognito_identity_id = ci.get("cognitoIdentityId")
             self.identity.cognito_identity_pool_id = ci.get("cognitoIdentityPoolId")
 
@@ -341,12 +347,56 @@ def _load_handler(name):
     return handler
 
 
-class _Encoder(json.JSONEncoder):
-    def default(self, o):
-        # Decimal (DynamoDB numbers) without importing decimal for everyone.
-        if type(o).__name__ == "Decimal" and hasattr(o, "to_integral_value"):
-            return int(o) if o == o.to_integral_value() else float(o)
-        return super().default(o)
+def _default(o):
+    # Decimal (DynamoDB numbers) without importing decimal for everyone.
+    if type(o).__name__ == "Decimal" and hasattr(o, "to_integral_value"):
+        return int(o) if o == o.to_integral_value() else float(o)
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
+
+
+class _ScanContext:
+    # What json.JSONDecoder hands the C scanner (json.loads's defaults).
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
+
+
+def _loads(text):
+    """json.loads(text). Valid documents take CPython's C scanner (what json.loads runs
+    too); anything else (an error, a BOM, another interpreter) goes to json.loads itself,
+    so errors and edge cases are exactly json's."""
+    if _json is not None:
+        try:
+            s = text.decode("utf-8") if isinstance(text, (bytes, bytearray)) else text
+            s = s.strip(" \t\n\r")
+            obj, end = _json.make_scanner(_ScanContext())(s, 0)
+            if end == len(s):
+                return obj
+        except Exception:  # noqa: BLE001 - json.loads below reports it exactly
+            pass
+    import json
+
+    return json.loads(text)
+
+
+def _dumps(obj):
+    """json.dumps(obj, ensure_ascii=False, default=_default), through the C encoder
+    json.dumps uses for the same call; json.dumps itself for anything the fast path does
+    not take (so its errors are json's)."""
+    if _json is not None:
+        try:
+            if isinstance(obj, str):
+                return _json.encode_basestring(obj)
+            encode = _json.make_encoder({}, _default, _json.encode_basestring, None, ": ", ", ", False, False, True)
+            return "".join(encode(obj, 0))
+        except Exception:  # noqa: BLE001 - json.dumps below reports it exactly
+            pass
+    import json
+
+    return json.dumps(obj, ensure_ascii=False, default=_default)
 
 
 def _flush():
@@ -389,7 +439,7 @@ def main():
         doc = _doc_from_exception(e, "")
         _log_error(doc)
         _flush()
-        client.post("/init/error", json.dumps(doc).encode(), doc["errorType"])
+        client.post("/init/error", _dumps(doc).encode("utf-8"), doc["errorType"])
         sys.exit(1)
 
     while True:
@@ -414,12 +464,12 @@ def main():
                 headers.get("lambda-runtime-invoked-function-arn"),
             )
             try:
-                event = json.loads(body) if body else {}
+                event = _loads(body) if body else {}
             except ValueError as e:
                 raise Fault("Runtime.UnmarshalError", "Unable to unmarshal input: {}".format(e))
             result = handler(event, context)
             try:
-                out = json.dumps(result, cls=_Encoder, ensure_ascii=False).encode("utf-8")
+                out = _dumps(result).encode("utf-8")
             except (TypeError, ValueError) as e:
                 raise Fault("Runtime.MarshalError", "Unable to marshal response: {}".format(e))
         except Exception as e:  # noqa: BLE001 - every handler failure is reported
@@ -428,7 +478,7 @@ def main():
             _flush()
             client.post(
                 "/invocation/%s/error" % request_id,
-                json.dumps(doc, ensure_ascii=False).encode("utf-8"),
+                _dumps(doc).encode("utf-8"),
                 doc["errorType"],
             )
             continue

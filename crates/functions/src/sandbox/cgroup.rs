@@ -85,6 +85,10 @@ pub(crate) struct Cgroup {
     pub pids_limited: bool,
     /// Non-fatal failures (a missing controller, a limit the kernel refused).
     pub warnings: Vec<String>,
+    /// The peak-memory file, opened on first use and re-read in place: every
+    /// invocation's REPORT line reads it, and a path lookup and open per invocation
+    /// showed up in profiles.
+    peak_file: std::sync::OnceLock<Option<fs::File>>,
 }
 
 fn write(path: &Path, value: &str) -> std::io::Result<()> {
@@ -155,6 +159,7 @@ impl Cgroup {
                     memory_limited: false,
                     pids_limited: false,
                     warnings: Vec::new(),
+                    peak_file: std::sync::OnceLock::new(),
                 };
                 let pids_root = Path::new(ROOT).join("pids");
                 if pids_root.join("cgroup.procs").exists() {
@@ -193,6 +198,7 @@ impl Cgroup {
                     memory_limited: false,
                     pids_limited: false,
                     warnings: Vec::new(),
+                    peak_file: std::sync::OnceLock::new(),
                 };
                 match write(&dir.join("pids.max"), &PIDS_MAX.to_string()) {
                     Ok(()) => cg.pids_limited = true,
@@ -210,14 +216,21 @@ impl Cgroup {
 
     /// Peak memory use of the environment so far.
     pub(crate) fn peak_bytes(&self) -> Option<u64> {
-        let dir = self.memory_dir()?;
-        let file = match self.version {
-            Version::V1 => "memory.max_usage_in_bytes",
-            Version::V2 => "memory.peak",
-        };
-        fs::read_to_string(dir.join(file))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+        use std::os::unix::fs::FileExt;
+        let file = self
+            .peak_file
+            .get_or_init(|| {
+                let name = match self.version {
+                    Version::V1 => "memory.max_usage_in_bytes",
+                    Version::V2 => "memory.peak",
+                };
+                fs::File::open(self.memory_dir()?.join(name)).ok()
+            })
+            .as_ref()?;
+        // A cgroup file regenerates its content on every read from offset 0.
+        let mut buf = [0u8; 32];
+        let n = file.read_at(&mut buf, 0).ok()?;
+        std::str::from_utf8(buf.get(..n)?).ok()?.trim().parse().ok()
     }
 
     /// Whether the kernel's OOM killer killed a process of this cgroup.

@@ -7,9 +7,10 @@
 //!   namespace; it joins the others itself), brings `lo` up, binds 127.0.0.1:9001,
 //!   starts stage 2 and moves it into the cgroup, reports `warm`. Then (at once, or
 //!   when a warm helper is taken from the pool) reads the [`HelperRequest`], binds
-//!   nimbus's port, sends stage 2 its [`InitConfig`], proxies TCP to the host's Unix
-//!   sockets, forwards stage 2's reports and the runtime's exit. It never enters the
-//!   sandbox's mount namespace.
+//!   nimbus's port, sends stage 2 its [`InitConfig`], reports `started` with the 9001
+//!   listener attached (nimbus serves the Runtime API on it directly), proxies nimbus's
+//!   port to the host's Unix socket, forwards stage 2's reports and the runtime's exit.
+//!   It never enters the sandbox's mount namespace.
 //! - stage 2 (`nimbus __sandbox init`, PID 1 of the new pid namespace, empty
 //!   environment): waits for its configuration, builds the new root and pivots into
 //!   it, sets rlimits, drops to an unprivileged user and execs the runtime, which thus
@@ -278,7 +279,6 @@ fn stage1() -> i32 {
         applied,
         ctl,
         api_listener,
-        spec.runtime_api_socket.clone(),
         nimbus_listener,
         runtime_api,
     ))
@@ -396,7 +396,6 @@ async fn stage1_run(
     applied: Stage1Applied,
     ctl: StdUnixStream,
     api_listener: std::net::TcpListener,
-    api_target: PathBuf,
     nimbus_listener: Option<(std::net::TcpListener, PathBuf)>,
     runtime_api: String,
 ) -> i32 {
@@ -404,6 +403,20 @@ async fn stage1_run(
         mut child,
         init_sock,
     } = runtime;
+    // `started`, with the Runtime API listener for nimbus to accept on. Our copy closes
+    // right after: the runtime's connections are nimbus's business from here on.
+    let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+    let started = report_line(&Report::Started {
+        pid,
+        applied,
+        runtime_api,
+    });
+    if let Err(e) = super::fdpass::send_with_fd(&ctl, &started, api_listener.as_fd()) {
+        eprintln!("nimbus {HELPER_ARG}: cannot hand over the Runtime API listener: {e}");
+        let _ = child.start_kill();
+        return EXIT_SETUP_FAILED;
+    }
+    drop(api_listener);
     let ctl_async = match ctl
         .set_nonblocking(true)
         .and_then(|()| tokio::net::UnixStream::from_std(ctl))
@@ -424,7 +437,7 @@ async fn stage1_run(
     });
 
     let mut proxies = Vec::new();
-    for (listener, target) in std::iter::once((api_listener, api_target)).chain(nimbus_listener) {
+    if let Some((listener, target)) = nimbus_listener {
         let spawned = listener
             .set_nonblocking(true)
             .and_then(|()| tokio::net::TcpListener::from_std(listener));
@@ -433,15 +446,6 @@ async fn stage1_run(
             Err(e) => eprintln!("nimbus {HELPER_ARG}: proxy listener: {e}"),
         }
     }
-
-    let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
-    let _ = ctl_wr
-        .write_all(&report_line(&Report::Started {
-            pid,
-            applied,
-            runtime_api,
-        }))
-        .await;
 
     let mut sigterm =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

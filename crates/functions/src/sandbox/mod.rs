@@ -2,17 +2,18 @@
 //!
 //! nimbus starts `<nimbus> __sandbox` (the helper, see `helper.rs`); it unshares
 //! namespaces, builds the mount tree (code at /var/task, layers at /opt, a private
-//! /tmp), joins the environment's cgroup, sets rlimits, drops privileges, exposes the
-//! Runtime API socket as 127.0.0.1:9001 (and nimbus as 127.0.0.1:<nimbus port>) inside,
-//! then starts the runtime. Where the host forbids a step it goes on without it, and
+//! /tmp), joins the environment's cgroup, sets rlimits, drops privileges, binds the
+//! Runtime API's 127.0.0.1:9001 inside and hands that listener to nimbus (`fdpass.rs`),
+//! proxies nimbus's own port to nimbus's Unix socket, then starts the runtime. Where the host forbids a step it goes on without it, and
 //! [`protections`] says what is active. A small pool of warm helpers (`warm.rs`) keeps
 //! the function-independent steps off the cold start.
 //!
 //! Files: `mod.rs` launcher side (`launch`, `SandboxChild`), `helper.rs` the helper,
 //! `mounts.rs` the new root, `cgroup.rs`, `netlink.rs` (lo up), `protections.rs`,
-//! `warm.rs`, `proto.rs` (launcher/helper messages).
+//! `warm.rs`, `proto.rs` (launcher/helper messages), `fdpass.rs` (SCM_RIGHTS).
 
 mod cgroup;
+mod fdpass;
 mod helper;
 mod mounts;
 mod netlink;
@@ -34,8 +35,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::process::{ChildStderr, ChildStdout};
+use tokio::sync::oneshot;
 
 use proto::{HelperRequest, Report};
 
@@ -64,8 +65,6 @@ pub struct SandboxSpec {
     pub tmp_mb: u32,
     /// Memory limit (MemorySize).
     pub memory_mb: u32,
-    /// The environment's Runtime API server (host path of a Unix socket).
-    pub runtime_api_socket: PathBuf,
     /// nimbus's gateway as a Unix socket, for sandboxes without the host network.
     pub nimbus_socket: Option<PathBuf>,
     /// nimbus's TCP address.
@@ -174,6 +173,10 @@ impl Killer {
 pub struct SandboxChild {
     pub stdout: Option<ChildStdout>,
     pub stderr: Option<ChildStderr>,
+    /// The Runtime API listener the helper bound where the runtime looks for it
+    /// (127.0.0.1:9001 in the sandbox's network namespace), once the helper started the
+    /// runtime: serve the Runtime API on it. Dropped unsent if the helper fails first.
+    pub runtime_api_listener: Option<oneshot::Receiver<std::net::TcpListener>>,
     child: Option<std::process::Child>,
     killer: Killer,
     reader: Option<tokio::task::JoinHandle<()>>,
@@ -485,9 +488,11 @@ pub fn launch(helper_exe: &Path, spec: &SandboxSpec) -> Result<SandboxChild, San
     let shared = Arc::new(Mutex::new(Shared::default()));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let (listener_tx, listener_rx) = oneshot::channel();
     let mut sandbox = SandboxChild {
         stdout: None,
         stderr: None,
+        runtime_api_listener: Some(listener_rx),
         child: Some(child),
         killer: Killer {
             helper_pid: s.helper_pid,
@@ -521,20 +526,29 @@ pub fn launch(helper_exe: &Path, spec: &SandboxSpec) -> Result<SandboxChild, San
         .and_then(|()| tokio::net::UnixStream::from_std(ctl))
         .map_err(|e| SandboxError::Setup(format!("control socket: {e}")))?;
     sandbox.reader = Some(tokio::spawn(read_reports(
-        ctl, shared, cgroup, off, started,
+        ctl,
+        shared,
+        cgroup,
+        off,
+        started,
+        listener_tx,
     )));
     Ok(sandbox)
 }
 
-/// Reads the helper's reports until it closes the socket (it exited).
+/// Reads the helper's reports until it closes the socket (it exited). The `started`
+/// report carries the Runtime API listener (SCM_RIGHTS), which goes to `listener_tx`.
 async fn read_reports(
     stream: tokio::net::UnixStream,
     shared: Arc<Mutex<Shared>>,
     cgroup: Option<Arc<cgroup::Cgroup>>,
     off: bool,
     started: Instant,
+    listener_tx: oneshot::Sender<std::net::TcpListener>,
 ) {
-    let mut reader = tokio::io::BufReader::new(stream);
+    let mut listener_tx = Some(listener_tx);
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 4096];
     let mut line = Vec::new();
     let mut stage1 = None;
     let mut stage2 = None;
@@ -542,14 +556,26 @@ async fn read_reports(
     let mut count = 0usize;
     // Until EOF, which is how `wait` learns that the helper exited.
     loop {
+        let Some(end) = pending.iter().position(|b| *b == b'\n') else {
+            let (n, fds) = match fdpass::recv_with_fds(&stream, &mut buf).await {
+                Ok((n, fds)) if n > 0 => (n, fds),
+                _ => break,
+            };
+            for fd in fds {
+                // The first descriptor is the listener; any other is closed here.
+                if let Some(tx) = listener_tx.take() {
+                    let _ = tx.send(std::net::TcpListener::from(fd));
+                }
+            }
+            pending.extend_from_slice(buf.get(..n).unwrap_or_default());
+            if pending.len() > proto::MAX_LINE_BYTES {
+                // A line longer than the protocol allows: drop it, keep reading.
+                pending.clear();
+            }
+            continue;
+        };
         line.clear();
-        let n = (&mut reader)
-            .take(proto::MAX_LINE_BYTES as u64)
-            .read_until(b'\n', &mut line)
-            .await;
-        if !matches!(n, Ok(n) if n > 0) {
-            break;
-        }
+        line.extend(pending.drain(..=end));
         count += 1;
         if count > MAX_REPORTS {
             continue;

@@ -89,7 +89,6 @@ pub async fn probe(helper_exe: &Path, work_dir: &Path) -> Protections {
         host_ro_paths: Vec::new(),
         tmp_mb: 1,
         memory_mb: 64,
-        runtime_api_socket: scratch.join("none.sock"),
         nimbus_socket: None,
         nimbus_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         scratch_dir: scratch.join("env"),

@@ -9,47 +9,71 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub const HELPER: &str = env!("CARGO_BIN_EXE_sandbox-helper");
 
 /// A work area outside /tmp (a sandbox's /tmp is private, so a host /tmp path would
-/// prove nothing) with a code dir, and an HTTP server on a Unix socket.
+/// prove nothing) with a code dir.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub code_dir: PathBuf,
-    pub socket: PathBuf,
-    server: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-/// Answers every request on `socket` with `reply` as the body.
+/// Answers every request on the Unix socket `socket` with `reply` as the body.
 pub fn serve_http(socket: &Path, reply: &'static str) -> tokio::task::JoinHandle<()> {
     let listener = tokio::net::UnixListener::bind(socket).unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = listener.accept().await else {
+            let Ok((s, _)) = listener.accept().await else {
                 return;
             };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut got = Vec::new();
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                    reply.len(),
-                    reply
-                );
-                let _ = s.write_all(resp.as_bytes()).await;
-                let _ = s.shutdown().await;
-            });
+            tokio::spawn(answer(s, reply));
         }
     })
+}
+
+/// The Runtime API stand-in: answers every request on the listener the sandbox hands
+/// over (bound inside its network namespace) with `reply`.
+pub fn serve_runtime_api(
+    child: &mut SandboxChild,
+    reply: &'static str,
+) -> tokio::task::JoinHandle<()> {
+    let rx = child
+        .runtime_api_listener
+        .take()
+        .expect("a Runtime API listener");
+    tokio::spawn(async move {
+        let Ok(listener) = rx.await else {
+            return;
+        };
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        loop {
+            let Ok((s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(answer(s, reply));
+        }
+    })
+}
+
+async fn answer<S>(mut s: S, reply: &'static str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    {
+        let mut buf = vec![0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            reply.len(),
+            reply
+        );
+        let _ = s.write_all(resp.as_bytes()).await;
+        let _ = s.shutdown().await;
+    }
 }
 
 impl Fixture {
@@ -63,14 +87,7 @@ impl Fixture {
         let code_dir = dir.path().join("code");
         std::fs::create_dir_all(&code_dir).unwrap();
         std::fs::write(code_dir.join("handler.txt"), "code file\n").unwrap();
-        let socket = dir.path().join("runtime.sock");
-        let server = serve_http(&socket, "hello-from-runtime-api");
-        Fixture {
-            dir,
-            code_dir,
-            socket,
-            server,
-        }
+        Fixture { dir, code_dir }
     }
 
     pub fn spec(&self, name: &str, script: &str) -> SandboxSpec {
@@ -87,7 +104,6 @@ impl Fixture {
             host_ro_paths: vec![],
             tmp_mb: 16,
             memory_mb: 128,
-            runtime_api_socket: self.socket.clone(),
             nimbus_socket: None,
             nimbus_addr: "127.0.0.1:4566".parse().unwrap(),
             scratch_dir: self.dir.path().join(format!("scratch-{name}")),
@@ -131,8 +147,11 @@ pub async fn collect(mut child: SandboxChild) -> Output {
 }
 
 pub async fn run(spec: &SandboxSpec) -> Output {
-    let child = launch(Path::new(HELPER), spec).expect("launch");
-    collect(child).await
+    let mut child = launch(Path::new(HELPER), spec).expect("launch");
+    let api = serve_runtime_api(&mut child, "hello-from-runtime-api");
+    let out = collect(child).await;
+    api.abort();
+    out
 }
 
 /// Host pids whose command line contains `marker`.

@@ -49,7 +49,7 @@ impl Default for LogsConfig {
     fn default() -> Self {
         LogsConfig {
             sweep_interval_ms: 60_000,
-            writer_queue_batches: 1024,
+            writer_queue_batches: 8192,
         }
     }
 }

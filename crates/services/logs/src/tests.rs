@@ -1009,6 +1009,46 @@ async fn log_writer_batches_and_flushes() {
     assert_eq!(got.events.unwrap().len(), 50);
 }
 
+#[tokio::test]
+async fn log_writer_merges_batches_per_stream_in_one_transaction() {
+    let (logs, _) = setup();
+    let w = logs.sink();
+    // Interleaved streams, equal timestamps: each stream keeps its order of arrival.
+    // (A current-thread test: the writer runs only once this task awaits, so it finds
+    // all five batches queued and writes them together.)
+    for (stream, line) in [
+        ("a", "a1"),
+        ("b", "b1"),
+        ("a", "a2"),
+        ("b", "b2"),
+        ("a", "a3"),
+    ] {
+        w.append(
+            "000000000000",
+            "us-east-1",
+            "/aws/lambda/m",
+            stream,
+            vec![(T0, line.to_string())],
+        );
+    }
+    assert!(w.flush().await);
+    let st = w.stats();
+    assert_eq!((st.written_lines, st.transactions), (5, 1), "{st:?}");
+    for (stream, want) in [("a", vec!["a1", "a2", "a3"]), ("b", vec!["b1", "b2"])] {
+        let got = logs
+            .get_log_events(
+                &ctx(),
+                GetLogEventsRequest {
+                    start_from_head: Some(true),
+                    ..get_req("/aws/lambda/m", stream)
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(messages(&got.events.unwrap()), want);
+    }
+}
+
 #[test]
 fn log_writer_drops_with_a_counter_when_full() {
     let rt = tokio::runtime::Builder::new_current_thread()
