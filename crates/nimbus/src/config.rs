@@ -31,6 +31,18 @@ pub enum SyncMode {
     None,
 }
 
+/// How sandboxed functions reach the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FunctionNetwork {
+    /// Loopback only: the Lambda Runtime API and nimbus itself (127.0.0.1:<port>).
+    #[default]
+    Isolated,
+    /// The host's network: outbound connections and services on the host, as a function
+    /// outside a VPC has in AWS. Every other sandbox protection stays.
+    Host,
+}
+
 /// DynamoDB's TTL sweeper interval: default, and the accepted range (10 ms to 1 day).
 pub const DEFAULT_TTL_SWEEP_INTERVAL_MS: u64 = 1_000;
 /// S3 lifecycle job interval (AWS: about daily; rules still fall due at midnight UTC).
@@ -137,6 +149,12 @@ pub struct UpArgs {
     /// the second waits twice as long [default: 60000, about what AWS waits].
     #[arg(long, env = "NIMBUS_LAMBDA_RETRY_DELAY_MS", value_name = "MS")]
     pub lambda_retry_delay_ms: Option<u64>,
+
+    /// The network Lambda functions get: `isolated` (a namespace with loopback only, where
+    /// the Runtime API and nimbus are reachable) or `host` (also outbound and host
+    /// services) [default: isolated].
+    #[arg(long, env = "NIMBUS_FUNCTION_NETWORK", value_enum, value_name = "MODE")]
+    pub function_network: Option<FunctionNetwork>,
 }
 
 /// One `[[credentials]]` table of the config file.
@@ -165,6 +183,7 @@ pub struct FileConfig {
     pub lambda_concurrency: Option<u32>,
     pub lambda_idle_ms: Option<u64>,
     pub lambda_retry_delay_ms: Option<u64>,
+    pub function_network: Option<FunctionNetwork>,
     #[serde(default)]
     pub credentials: Vec<FileCredential>,
 }
@@ -195,6 +214,8 @@ pub struct Config {
     pub lambda_concurrency: u32,
     pub lambda_idle_ms: u64,
     pub lambda_retry_delay_ms: u64,
+    /// The network sandboxed functions get.
+    pub function_network: FunctionNetwork,
     /// Configured credentials (without the built-in root key).
     pub credentials: Vec<Credential>,
     /// The config file that was read, if any.
@@ -455,6 +476,10 @@ pub fn resolve(
         lambda_concurrency,
         lambda_idle_ms,
         lambda_retry_delay_ms,
+        function_network: args
+            .function_network
+            .or(file.function_network)
+            .unwrap_or_default(),
         credentials,
         config_file,
     })
@@ -491,6 +516,7 @@ mod tests {
             PathBuf::from("/home/u/.cache/nimbus/runtimes")
         );
         assert_eq!(c.lambda_concurrency, DEFAULT_LAMBDA_CONCURRENCY);
+        assert_eq!(c.function_network, FunctionNetwork::Isolated);
     }
 
     #[test]
@@ -532,6 +558,7 @@ mod tests {
             data_dir = "/from/file"
             sync = "none"
             worker_threads = 4
+            function_network = "host"
             "#,
         )
         .unwrap();
@@ -545,15 +572,18 @@ mod tests {
         assert_eq!(from_file.storage, Storage::Dir("/from/file".into()));
         assert_eq!(from_file.sync, SyncMode::None);
         assert_eq!(from_file.worker_threads, 4);
+        assert_eq!(from_file.function_network, FunctionNetwork::Host);
         assert_eq!(from_file.config_file, Some("/f.toml".into()));
 
         let args = UpArgs {
             bind: Some("127.0.0.1:1234".parse().unwrap()),
             data_dir: Some("/from/args".into()),
             sync: Some(SyncMode::Fsync),
+            function_network: Some(FunctionNetwork::Isolated),
             ..Default::default()
         };
         let c = resolve(&args, Some(("/f.toml".into(), file.clone())), &dirs()).unwrap();
+        assert_eq!(c.function_network, FunctionNetwork::Isolated);
         assert_eq!(c.bind, "127.0.0.1:1234".parse().unwrap());
         assert_eq!(c.storage, Storage::Dir("/from/args".into()));
         assert_eq!(c.sync, SyncMode::Fsync);

@@ -81,6 +81,8 @@ pub struct FunctionOptions {
     pub concurrency: u32,
     pub idle_ms: u64,
     pub retry_delay_ms: u64,
+    /// How sandboxed functions reach the network.
+    pub network: nimbus_functions::sandbox::FunctionNetwork,
     /// Paths sandboxes must never see (the data directory).
     pub hidden_paths: Vec<std::path::PathBuf>,
 }
@@ -246,6 +248,8 @@ impl Services {
             };
             match Engine::try_new(cfg, function_logs.clone()) {
                 Ok(engine) => {
+                    // Before any helper exists: warm helpers are prepared with it.
+                    nimbus_functions::sandbox::set_network(f.network);
                     if tokio::runtime::Handle::try_current().is_ok() {
                         // Sandboxes ready before the first invoke: a cold start then only
                         // hands the function to an already confined helper.

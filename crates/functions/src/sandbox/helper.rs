@@ -119,7 +119,7 @@ fn stage1() -> i32 {
 
     let mut applied = Stage1Applied::default();
     if !prep.off {
-        unshare_namespaces(&mut applied);
+        unshare_namespaces(&mut applied, prep.host_network);
     }
     if applied.uts_ns {
         if let Err(e) = nix::unistd::sethostname("localhost") {
@@ -336,8 +336,9 @@ fn spawn_init() -> std::io::Result<(tokio::process::Child, StdUnixStream)> {
     Ok((child, ours))
 }
 
-/// Creates the namespaces; each one that fails is reported, the rest still apply.
-fn unshare_namespaces(applied: &mut Stage1Applied) {
+/// Creates the namespaces (not the network one when the operator chose the host's
+/// network); each one that fails is reported, the rest still apply.
+fn unshare_namespaces(applied: &mut Stage1Applied, host_network: bool) {
     let root = nix::unistd::geteuid().is_root();
     if !root {
         match enter_user_namespace() {
@@ -350,13 +351,15 @@ fn unshare_namespaces(applied: &mut Stage1Applied) {
             }
         }
     }
-    let all = CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWNET
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWUTS;
+    let net = if host_network {
+        CloneFlags::empty()
+    } else {
+        CloneFlags::CLONE_NEWNET
+    };
+    let all = CloneFlags::CLONE_NEWPID | net | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
     if nix::sched::unshare(all).is_ok() {
         applied.pid_ns = true;
-        applied.net_ns = true;
+        applied.net_ns = !host_network;
         applied.ipc_ns = true;
         applied.uts_ns = true;
         return;
@@ -364,10 +367,13 @@ fn unshare_namespaces(applied: &mut Stage1Applied) {
     // One at a time, to keep whatever the host allows.
     for (flag, slot, name) in [
         (CloneFlags::CLONE_NEWPID, &mut applied.pid_ns, "pid"),
-        (CloneFlags::CLONE_NEWNET, &mut applied.net_ns, "network"),
+        (net, &mut applied.net_ns, "network"),
         (CloneFlags::CLONE_NEWIPC, &mut applied.ipc_ns, "ipc"),
         (CloneFlags::CLONE_NEWUTS, &mut applied.uts_ns, "uts"),
     ] {
+        if flag.is_empty() {
+            continue;
+        }
         match nix::sched::unshare(flag) {
             Ok(()) => *slot = true,
             Err(e) => applied

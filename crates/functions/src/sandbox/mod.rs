@@ -73,6 +73,45 @@ pub struct SandboxSpec {
     pub scratch_dir: PathBuf,
 }
 
+/// How sandboxed functions reach the network, as the operator configures it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FunctionNetwork {
+    /// A network namespace of their own with only loopback: the Runtime API and nimbus
+    /// (127.0.0.1:<nimbus port>) are reachable, nothing else.
+    #[default]
+    Isolated,
+    /// The host's network (outbound connections, services on the host), as a function
+    /// outside a VPC has in AWS. Every other protection stays.
+    Host,
+}
+
+impl FunctionNetwork {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionNetwork::Isolated => "isolated",
+            FunctionNetwork::Host => "host",
+        }
+    }
+}
+
+static NETWORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets how sandboxes started from now on reach the network (process-wide: helpers are
+/// prepared ahead of any function). Call it before [`prewarm`].
+pub fn set_network(network: FunctionNetwork) {
+    NETWORK.store(network == FunctionNetwork::Host, Ordering::Relaxed);
+}
+
+/// The current [`FunctionNetwork`].
+pub fn network() -> FunctionNetwork {
+    if NETWORK.load(Ordering::Relaxed) {
+        FunctionNetwork::Host
+    } else {
+        FunctionNetwork::Isolated
+    }
+}
+
 /// `NIMBUS_SANDBOX=off` disables every protection (tests, development hosts); the
 /// helper still runs the Runtime API proxy.
 pub const SANDBOX_ENV: &str = "NIMBUS_SANDBOX";
@@ -423,6 +462,7 @@ pub(crate) fn spawn_helper(
     };
     let prep = proto::Prepare {
         off,
+        host_network: network() == FunctionNetwork::Host,
         cgroup_dirs: cgroup.as_ref().map(|c| c.dirs.clone()).unwrap_or_default(),
     };
     let mut s = Spawned {

@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use super::cgroup::{self, Cgroup, Version};
 use super::proto::{Stage1Applied, Stage2Applied};
-use super::{launch, sandbox_off, SandboxSpec};
+use super::{launch, network, sandbox_off, FunctionNetwork, SandboxSpec};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Protections {
@@ -23,8 +23,12 @@ pub struct Protections {
     pub mode: String,
     /// `host` (looked at the host only), `observed` (reported by a real sandbox).
     pub source: String,
-    /// All of the mount, pid, net, ipc and uts namespaces.
+    /// All of the mount, pid, net, ipc and uts namespaces (net not counted when the
+    /// operator chose the host's network).
     pub namespaces: bool,
+    /// `isolated` (loopback only: the Runtime API and nimbus) or `host` (the operator's
+    /// choice: `--function-network host`).
+    pub network: String,
     /// Running unprivileged: the namespaces are nested in a user namespace.
     pub user_namespace: bool,
     pub mount: bool,
@@ -122,7 +126,7 @@ fn from_host() -> Protections {
         user_namespace: userns,
         mount: can_ns && ns("mnt"),
         pid: can_ns && ns("pid"),
-        net: can_ns && ns("net"),
+        net: can_ns && ns("net") && network() == FunctionNetwork::Isolated,
         ipc: can_ns && ns("ipc"),
         uts: can_ns && ns("uts"),
         cgroup: cg.map(|v| v.as_str().to_string()),
@@ -147,12 +151,17 @@ fn off() -> Protections {
             .to_string(),
     );
     p.mode = "off".to_string();
+    p.network = FunctionNetwork::Host.as_str().to_string();
     p
 }
 
-/// Sets `mode`, `namespaces` and the warning list from the flags.
+/// Sets `mode`, `namespaces`, `network` and the warning list from the flags.
 fn finish(p: &mut Protections) {
-    p.namespaces = p.mount && p.pid && p.net && p.ipc && p.uts;
+    let host_network = network() == FunctionNetwork::Host;
+    p.network = network().as_str().to_string();
+    // The host's network by choice is configuration, not a missing protection.
+    let net_ok = p.net || host_network;
+    p.namespaces = p.mount && p.pid && net_ok && p.ipc && p.uts;
     let checks = [
         (
             p.mount,
@@ -163,7 +172,7 @@ fn finish(p: &mut Protections) {
             "no pid namespace: functions see (and may signal) host processes",
         ),
         (
-            p.net,
+            net_ok,
             "no network namespace: functions share the host's network",
         ),
         (p.ipc, "no ipc namespace"),

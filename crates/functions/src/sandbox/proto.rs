@@ -23,6 +23,9 @@ pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
 pub(crate) struct Prepare {
     /// `NIMBUS_SANDBOX=off`: no namespaces, no cgroup, no privilege drop; only the proxy.
     pub off: bool,
+    /// The operator chose the host's network: no network namespace.
+    #[serde(default)]
+    pub host_network: bool,
     /// cgroup directories (one per v1 controller, or the one v2 directory) stage 2 is
     /// moved into before it runs anything; created by the launcher.
     pub cgroup_dirs: Vec<PathBuf>,
