@@ -11,7 +11,7 @@
   benchlib.py zip OUT SRC=NAME:MODE...      write a zip (a Lambda package) of SRC files,
                                             each stored as NAME with octal MODE
   benchlib.py spawn-ms RUNS CMD ARGS...     median ms from spawning CMD to its exit
-  benchlib.py lambda-table RESULTS [PY_MS]  print bench/lambda.sh's table
+  benchlib.py lambda-table RESULTS          print bench/lambda.sh's table
   benchlib.py find-python                   print `python3.X PATH`: the interpreter nimbus
                                             runs python3.X on (this python's minor first)
 """
@@ -153,8 +153,9 @@ def spawn_ms(runs: int, argv: list[str]) -> float:
     return statistics.median(samples)
 
 
-def lambda_table(path: str, py_start_ms: str) -> None:
-    """Medians over rounds; ratios are medians of per-round ratios nimbus/rustack."""
+def lambda_table(path: str) -> None:
+    """Medians over rounds; ratios are medians of per-round ratios nimbus/rustack; the
+    Python line is the median of per-round differences (cold start - interpreter)."""
     rows = [json.loads(line) for line in open(path) if line.strip()]
     by: dict = {}
     for r in rows:
@@ -173,7 +174,8 @@ def lambda_table(path: str, py_start_ms: str) -> None:
     def errors(kind, server):
         return sum(sum(r.get("errors", {}).values()) for r in by.get((server, kind), {}).values())
 
-    print(f"{'':<34}{'nimbus':>12}{'rustack':>12}{'nimbus speed / rustack':>24}")
+    print(f"{'':<34}{'nimbus':>12}{'rustack':>12}{'nimbus speed / rustack':>24}"
+          f"{'nimbus rounds':>22}")
     lines = [
         ("cold start p50, provided (ms)", "cold", "cold_p50_ms", True),
         ("warm Invoke p50, 1 conn (ms)", "warm1", "p50_ms", True),
@@ -186,16 +188,22 @@ def lambda_table(path: str, py_start_ms: str) -> None:
         for server in ("nimbus", "rustack"):
             v = med([r[field] for r in by.get((server, kind), {}).values()])
             cells.append("-" if v is None else (f"{v:.3f}" if "ms" in field else f"{v:.0f}"))
+        mine = sorted(r[field] for r in by.get(("nimbus", kind), {}).values())
+        fmt = (lambda v: f"{v:.3f}") if "ms" in field else (lambda v: f"{v:.0f}")
+        span = f"{fmt(mine[0])}-{fmt(mine[-1])}" if mine else "-"
         # > 1: nimbus is faster (fewer ms, or more req/s).
         print(f"{label:<34}{cells[0]:>12}{cells[1]:>12}"
-              f"{ratio(kind, field, invert=lower_is_better):>24}")
+              f"{ratio(kind, field, invert=lower_is_better):>24}{span:>22}")
     print(f"{'errors at 10 conns (all rounds)':<34}{errors('warm10', 'nimbus'):>12}"
           f"{errors('warm10', 'rustack'):>12}")
-    py = med([r["cold_p50_ms"] for r in by.get(("nimbus", "pycold"), {}).values()])
-    if py is not None and py_start_ms:
-        start = float(py_start_ms)
-        print(f"Python cold start p50 (nimbus): {py:.1f} ms; the interpreter's own start-up: "
-              f"{start:.1f} ms; difference {py - start:+.1f} ms")
+    cold, start = by.get(("nimbus", "pycold"), {}), by.get(("nimbus", "pystart"), {})
+    pairs = [(cold[k]["cold_p50_ms"], start[k]["ms"]) for k in cold if k in start]
+    if pairs:
+        diffs = [c - s for c, s in pairs]
+        print(f"Python cold start p50 (nimbus): {med([c for c, _ in pairs]):.1f} ms; the "
+              f"interpreter's own start-up: {med([s for _, s in pairs]):.1f} ms; difference "
+              f"(median of rounds) {med(diffs):+.1f} ms, rounds {min(diffs):+.1f} to "
+              f"{max(diffs):+.1f} ms")
 
 
 def find_python() -> str:
@@ -244,7 +252,7 @@ def main() -> None:
     elif cmd == "spawn-ms":
         print(f"{spawn_ms(int(args[0]), args[1:]):.1f}")
     elif cmd == "lambda-table":
-        lambda_table(args[0], args[1] if len(args) > 1 else "")
+        lambda_table(args[0])
     else:
         raise SystemExit(__doc__)
 
