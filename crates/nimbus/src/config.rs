@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
+use nimbus_functions::sandbox::FunctionNetwork;
 use nimbus_iam::Credential;
 use serde::Deserialize;
 
@@ -29,18 +30,6 @@ pub enum SyncMode {
     Fsync,
     /// No fsync per commit: a crash may lose about the last second. For throwaway runs.
     None,
-}
-
-/// How sandboxed functions reach the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum FunctionNetwork {
-    /// Loopback only: the Lambda Runtime API and nimbus itself (127.0.0.1:<port>).
-    #[default]
-    Isolated,
-    /// The host's network: outbound connections and services on the host, as a function
-    /// outside a VPC has in AWS. Every other sandbox protection stays.
-    Host,
 }
 
 /// DynamoDB's TTL sweeper interval: default, and the accepted range (10 ms to 1 day).
@@ -153,7 +142,7 @@ pub struct UpArgs {
     /// The network Lambda functions get: `isolated` (a namespace with loopback only, where
     /// the Runtime API and nimbus are reachable) or `host` (also outbound and host
     /// services) [default: isolated].
-    #[arg(long, env = "NIMBUS_FUNCTION_NETWORK", value_enum, value_name = "MODE")]
+    #[arg(long, env = "NIMBUS_FUNCTION_NETWORK", value_parser = str::parse::<FunctionNetwork>, value_name = "MODE")]
     pub function_network: Option<FunctionNetwork>,
 }
 

@@ -198,14 +198,7 @@ async fn run(cfg: Config, creds: StaticCredentials, started: Instant) -> anyhow:
                     concurrency: cfg.lambda_concurrency,
                     idle_ms: cfg.lambda_idle_ms,
                     retry_delay_ms: cfg.lambda_retry_delay_ms,
-                    network: match cfg.function_network {
-                        config::FunctionNetwork::Isolated => {
-                            nimbus_functions::sandbox::FunctionNetwork::Isolated
-                        }
-                        config::FunctionNetwork::Host => {
-                            nimbus_functions::sandbox::FunctionNetwork::Host
-                        }
-                    },
+                    network: cfg.function_network,
                     hidden_paths: match &cfg.storage {
                         Storage::InMemory => Vec::new(),
                         Storage::Dir(d) => vec![d.clone()],

@@ -95,6 +95,21 @@ impl FunctionNetwork {
     }
 }
 
+impl std::str::FromStr for FunctionNetwork {
+    type Err = String;
+
+    /// The names `as_str` gives (the command line's `--function-network`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "isolated" => Ok(FunctionNetwork::Isolated),
+            "host" => Ok(FunctionNetwork::Host),
+            other => Err(format!(
+                "{other:?} is not a function network (isolated, host)"
+            )),
+        }
+    }
+}
+
 static NETWORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Sets how sandboxes started from now on reach the network (process-wide: helpers are
