@@ -63,8 +63,8 @@ pub(crate) struct Process {
     pub exit: watch::Receiver<Option<ExitInfo>>,
     /// Kills the process (idempotent).
     pub kill: Box<dyn Fn() + Send + Sync>,
-    /// Asks for the peak memory in bytes, when the launcher can tell (cgroup).
-    pub peak_memory: Option<mpsc::Sender<oneshot::Sender<Option<u64>>>>,
+    /// Reads the peak memory in bytes, when the launcher can tell (cgroup).
+    pub peak_memory: Option<crate::sandbox::MemoryProbe>,
 }
 
 /// How runtimes are started.
@@ -264,14 +264,14 @@ impl Drop for Env {
 }
 
 impl Env {
-    async fn max_memory_mb(&self) -> u64 {
-        if let Some(probe) = &self.process.peak_memory {
-            let (tx, rx) = oneshot::channel();
-            if probe.send(tx).await.is_ok() {
-                if let Ok(Some(bytes)) = rx.await {
-                    return bytes.div_ceil(1024 * 1024);
-                }
-            }
+    fn max_memory_mb(&self) -> u64 {
+        if let Some(bytes) = self
+            .process
+            .peak_memory
+            .as_ref()
+            .and_then(|p| p.max_memory_used_bytes())
+        {
+            return bytes.div_ceil(1024 * 1024);
         }
         // VmHWM: the peak resident set of the runtime process.
         let Some(pid) = self.process.pid else {
@@ -893,7 +893,7 @@ impl Pool {
         env.log.start_tail(inv.want_log_tail);
         env.log.drain();
         let id = &inv.request_id;
-        let mem = env.max_memory_mb().await;
+        let mem = env.max_memory_mb();
         let dur = init_ms;
         env.log.platform(&[
             format!("INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: init\tStatus: {status}\tError Type: {error_type}"),
@@ -1009,7 +1009,7 @@ impl Pool {
             (env.process.kill)();
         }
         env.log.drain();
-        let mem = env.max_memory_mb().await;
+        let mem = env.max_memory_mb();
         let billed = duration_ms.ceil().max(1.0) as u64;
         let mut report = format!(
             "REPORT RequestId: {id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {mem} MB",
@@ -1164,26 +1164,14 @@ impl Pool {
         let killer = child.killer();
         let (exit_tx, exit_rx) = watch::channel(None);
         // Bounded: one probe per invocation, and invocations of an environment are serial.
-        let (probe_tx, mut probe_rx) = mpsc::channel::<oneshot::Sender<Option<u64>>>(4);
+        let memory = child.memory_probe();
         tokio::spawn(async move {
-            // wait() is cancel-safe: a memory probe interrupts it and it resumes.
-            let info = loop {
-                tokio::select! {
-                    info = child.wait() => break info,
-                    Some(reply) = probe_rx.recv() => {
-                        let _ = reply.send(child.max_memory_used_bytes());
-                    }
-                }
-            };
+            let info = child.wait().await;
             let _ = exit_tx.send(Some(ExitInfo {
                 code: info.code,
                 signal: info.signal,
                 oom_killed: info.oom_killed,
             }));
-            // Answer late probes (the REPORT after a crash) from the final reading.
-            while let Some(reply) = probe_rx.recv().await {
-                let _ = reply.send(child.max_memory_used_bytes());
-            }
         });
         Ok((
             api,
@@ -1193,7 +1181,7 @@ impl Pool {
                 outputs,
                 exit: exit_rx,
                 kill: Box::new(move || killer.kill()),
-                peak_memory: Some(probe_tx),
+                peak_memory: Some(memory),
             },
         ))
     }

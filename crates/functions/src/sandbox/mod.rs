@@ -235,9 +235,33 @@ pub struct SandboxChild {
     killer: Killer,
     reader: Option<tokio::task::JoinHandle<()>>,
     scratch_dir: PathBuf,
-    peak_bytes: Option<u64>,
+    memory: MemoryProbe,
     exit: Option<ExitInfo>,
     cleaned: bool,
+}
+
+/// Reads an environment's peak memory (Max Memory Used in every REPORT line) directly,
+/// from whichever task asks: going through the task that waits on the child cost two task
+/// hand-offs per invocation.
+#[derive(Clone)]
+pub struct MemoryProbe {
+    cgroup: Option<Arc<cgroup::Cgroup>>,
+    /// The final reading, taken by [`SandboxChild::wait`] just before it removes the
+    /// cgroup (whose files then read as errors).
+    last: Arc<std::sync::OnceLock<Option<u64>>>,
+}
+
+impl MemoryProbe {
+    pub fn max_memory_used_bytes(&self) -> Option<u64> {
+        match self.last.get() {
+            Some(last) => *last,
+            None => self.read_cgroup(),
+        }
+    }
+
+    fn read_cgroup(&self) -> Option<u64> {
+        self.cgroup.as_ref().and_then(|c| c.peak_bytes())
+    }
 }
 
 impl std::fmt::Debug for SandboxChild {
@@ -268,10 +292,13 @@ impl SandboxChild {
     /// Peak memory of the environment (cgroup), when a cgroup exists. Still answers
     /// after `wait` (the value is read before the cgroup is removed).
     pub fn max_memory_used_bytes(&self) -> Option<u64> {
-        if self.cleaned {
-            return self.peak_bytes;
-        }
-        self.killer.cgroup.as_ref().and_then(|c| c.peak_bytes())
+        self.memory.max_memory_used_bytes()
+    }
+
+    /// A handle that reads the peak memory from any task, while another task owns the
+    /// child and waits on it.
+    pub fn memory_probe(&self) -> MemoryProbe {
+        self.memory.clone()
     }
 
     /// The helper's error when it could not start the runtime (bad exec, setup).
@@ -336,7 +363,7 @@ impl SandboxChild {
         self.exit = Some(info);
         // Leftovers (degraded mode grandchildren) die with the environment.
         self.killer.kill();
-        self.peak_bytes = self.max_memory_used_bytes();
+        let _ = self.memory.last.set(self.memory.read_cgroup());
         if let Some(cg) = self.killer.cgroup.clone() {
             for _ in 0..CGROUP_REMOVE_ATTEMPTS {
                 if cg.try_remove() {
@@ -557,7 +584,10 @@ pub fn launch(helper_exe: &Path, spec: &SandboxSpec) -> Result<SandboxChild, San
         },
         reader: None,
         scratch_dir: spec.scratch_dir.clone(),
-        peak_bytes: None,
+        memory: MemoryProbe {
+            cgroup: cgroup.clone(),
+            last: Arc::new(std::sync::OnceLock::new()),
+        },
         exit: None,
         cleaned: false,
     };
