@@ -1,7 +1,8 @@
 """S3 buckets through boto3: create (names, location constraints, re-create), head,
 delete (BucketNotEmpty), list (pagination), location, versioning, tagging, ACLs and the
 bucket configurations (CORS, policy, public access block, encryption, lifecycle, website,
-notification, ownership controls). Codes, statuses and messages are S3's."""
+notification, ownership controls, transfer acceleration, request payment, server access
+logging). Codes, statuses and messages are S3's."""
 
 import json
 import time
@@ -418,11 +419,87 @@ def test_ownership_controls(s3, bucket):
     assert oc["Rules"] == [{"ObjectOwnership": "ObjectWriter"}]
 
 
+def test_accelerate_configuration(s3, bucket, uniq):
+    # Never set: an empty configuration, no Status.
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    s3.put_bucket_accelerate_configuration(Bucket=bucket,
+                                           AccelerateConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Enabled"
+    s3.put_bucket_accelerate_configuration(Bucket=bucket,
+                                           AccelerateConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Suspended"
+    expect_error(s3.put_bucket_accelerate_configuration, "MalformedXML", 400, Bucket=bucket,
+                 AccelerateConfiguration={"Status": "Fast"})
+    dotted = name(uniq, "acc") + ".dot"
+    s3.create_bucket(Bucket=dotted)
+    expect_error(s3.put_bucket_accelerate_configuration, "InvalidRequest", 400,
+                 "S3 Transfer Acceleration is not supported for buckets with periods (.) in "
+                 "their names", Bucket=dotted, AccelerateConfiguration={"Status": "Enabled"})
+    s3.delete_bucket(Bucket=dotted)
+
+
+def test_request_payment(s3, bucket):
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    s3.put_bucket_request_payment(Bucket=bucket,
+                                  RequestPaymentConfiguration={"Payer": "Requester"})
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "Requester"
+    s3.put_bucket_request_payment(Bucket=bucket,
+                                  RequestPaymentConfiguration={"Payer": "BucketOwner"})
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    expect_error(s3.put_bucket_request_payment, "MalformedXML", 400, Bucket=bucket,
+                 RequestPaymentConfiguration={"Payer": "Somebody"})
+
+
+def test_logging_configuration(s3, endpoint, bucket, uniq):
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+    logs = name(uniq, "logs")
+    s3.create_bucket(Bucket=logs)
+    expect_error(s3.put_bucket_logging, "InvalidTargetBucketForLogging", 400,
+                 "The target bucket for logging does not exist", Bucket=bucket,
+                 BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": name(uniq, "nope"),
+                                                         "TargetPrefix": "x/"}})
+    eu = helpers.client("s3", endpoint, region_name="eu-west-1")
+    far = name(uniq, "far")
+    eu.create_bucket(Bucket=far, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    expect_error(s3.put_bucket_logging, "CrossLocationLoggingProhibitted", 403, Bucket=bucket,
+                 BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": far,
+                                                         "TargetPrefix": "x/"}})
+    s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={"LoggingEnabled": {
+        "TargetBucket": logs, "TargetPrefix": f"{bucket}/",
+        "TargetObjectKeyFormat": {"PartitionedPrefix": {"PartitionDateSource": "EventTime"}},
+    }})
+    got = s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"]
+    assert got == {"TargetBucket": logs, "TargetPrefix": f"{bucket}/",
+                   "TargetObjectKeyFormat": {
+                       "PartitionedPrefix": {"PartitionDateSource": "EventTime"}}}
+    # Replacing it: a simple prefix and a grant.
+    s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={"LoggingEnabled": {
+        "TargetBucket": logs, "TargetPrefix": "",
+        "TargetGrants": [{"Grantee": {"Type": "Group",
+                                      "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                          "Permission": "READ"}],
+        "TargetObjectKeyFormat": {"SimplePrefix": {}},
+    }})
+    got = s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"]
+    assert got["TargetPrefix"] == ""
+    assert got["TargetGrants"] == [{"Grantee": {
+        "Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+        "Permission": "READ"}]
+    assert got["TargetObjectKeyFormat"] == {"SimplePrefix": {}}
+    # An empty status turns logging off.
+    s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+    s3.delete_bucket(Bucket=logs)
+    eu.delete_bucket(Bucket=far)
+
+
 def test_configs_on_missing_bucket(s3, uniq):
     b = name(uniq, "missing")
     for fn in (s3.get_bucket_cors, s3.get_bucket_policy, s3.get_bucket_lifecycle_configuration,
                s3.get_bucket_website, s3.get_bucket_encryption, s3.get_public_access_block,
-               s3.get_bucket_tagging, s3.get_bucket_acl, s3.get_bucket_location):
+               s3.get_bucket_tagging, s3.get_bucket_acl, s3.get_bucket_location,
+               s3.get_bucket_accelerate_configuration, s3.get_bucket_request_payment,
+               s3.get_bucket_logging):
         expect_error(fn, "NoSuchBucket", 404, "The specified bucket does not exist", Bucket=b)
 
 

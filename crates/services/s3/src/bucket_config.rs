@@ -1,5 +1,6 @@
 //! Bucket configurations: CORS, policy, public access block, default encryption,
-//! lifecycle, website, notification and ownership controls. Each lives under its own key
+//! lifecycle, website, notification, ownership controls, transfer acceleration, request
+//! payment and server access logging. Each lives under its own key
 //! (`keys::bucket_config(bucket, kind)`) as the s3s DTO serialized to JSON (the DTOs
 //! derive serde), so a large configuration is never rewritten with the bucket record.
 
@@ -21,6 +22,9 @@ pub const KIND_ENCRYPTION: &str = "encryption";
 pub const KIND_LIFECYCLE: &str = "lifecycle";
 pub const KIND_WEBSITE: &str = "website";
 pub const KIND_NOTIFICATION: &str = "notification";
+pub const KIND_ACCELERATE: &str = "accelerate";
+pub const KIND_REQUEST_PAYMENT: &str = "request-payment";
+pub const KIND_LOGGING: &str = "logging";
 
 /// Reads one stored configuration.
 pub fn load<T: DeserializeOwned>(
@@ -842,6 +846,278 @@ pub async fn delete_bucket_ownership_controls(
         })
         .await?;
     Ok(no_content(DeleteBucketOwnershipControlsOutput::default()))
+}
+
+// ---------------------------------------------------------------- transfer acceleration
+//
+// Recorded and reported: nimbus has no edge network to accelerate through, and the
+// accelerate endpoint (`bucket.s3-accelerate.amazonaws.com`) is not served.
+
+pub async fn get_bucket_accelerate_configuration(
+    state: &S3State,
+    req: S3Request<GetBucketAccelerateConfigurationInput>,
+) -> S3Result<S3Response<GetBucketAccelerateConfigurationOutput>> {
+    let c: Option<AccelerateConfiguration> =
+        fetch(state, &req, &req.input.bucket, KIND_ACCELERATE)?;
+    // Never configured: an empty AccelerateConfiguration, as AWS answers.
+    Ok(S3Response::new(GetBucketAccelerateConfigurationOutput {
+        request_charged: None,
+        status: c.and_then(|c| c.status),
+    }))
+}
+
+pub async fn put_bucket_accelerate_configuration(
+    state: &S3State,
+    req: S3Request<PutBucketAccelerateConfigurationInput>,
+) -> S3Result<S3Response<PutBucketAccelerateConfigurationOutput>> {
+    let c = req.input.accelerate_configuration.clone();
+    let valid = c.status.as_ref().is_some_and(|s| {
+        matches!(
+            s.as_str(),
+            BucketAccelerateStatus::ENABLED | BucketAccelerateStatus::SUSPENDED
+        )
+    });
+    if !valid {
+        return Err(malformed_xml());
+    }
+    if req.input.bucket.contains('.') {
+        return Err(err(
+            "InvalidRequest",
+            "S3 Transfer Acceleration is not supported for buckets with periods (.) in their names",
+            400,
+        ));
+    }
+    store(state, &req, &req.input.bucket, KIND_ACCELERATE, c).await?;
+    Ok(S3Response::new(
+        PutBucketAccelerateConfigurationOutput::default(),
+    ))
+}
+
+// ---------------------------------------------------------------- request payment
+//
+// Recorded and reported; nobody is billed, so requests need no `x-amz-request-payer`.
+
+pub async fn get_bucket_request_payment(
+    state: &S3State,
+    req: S3Request<GetBucketRequestPaymentInput>,
+) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+    let c: Option<RequestPaymentConfiguration> =
+        fetch(state, &req, &req.input.bucket, KIND_REQUEST_PAYMENT)?;
+    let payer = c
+        .map(|c| c.payer)
+        .unwrap_or_else(|| Payer::from_static(Payer::BUCKET_OWNER));
+    Ok(S3Response::new(GetBucketRequestPaymentOutput {
+        payer: Some(payer),
+    }))
+}
+
+pub async fn put_bucket_request_payment(
+    state: &S3State,
+    req: S3Request<PutBucketRequestPaymentInput>,
+) -> S3Result<S3Response<PutBucketRequestPaymentOutput>> {
+    let c = req.input.request_payment_configuration.clone();
+    if !matches!(c.payer.as_str(), Payer::BUCKET_OWNER | Payer::REQUESTER) {
+        return Err(malformed_xml());
+    }
+    if c.payer.as_str() == Payer::BUCKET_OWNER {
+        // The default: nothing to keep.
+        remove(state, &req, &req.input.bucket, KIND_REQUEST_PAYMENT).await?;
+    } else {
+        store(state, &req, &req.input.bucket, KIND_REQUEST_PAYMENT, c).await?;
+    }
+    Ok(S3Response::new(PutBucketRequestPaymentOutput::default()))
+}
+
+// ---------------------------------------------------------------- server access logging
+//
+// Validated and recorded as AWS does; access log records are not written (yet).
+
+/// A bucket's `LoggingEnabled` as stored (the s3s DTO has no serde derive).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct StoredLogging {
+    target_bucket: String,
+    target_prefix: String,
+    #[serde(default)]
+    target_grants: Vec<crate::meta::Grant>,
+    /// `SimplePrefix`, or `PartitionedPrefix` with its date source (`EventTime`,
+    /// `DeliveryTime`); `None` when not given.
+    #[serde(default)]
+    key_format: Option<String>,
+    #[serde(default)]
+    partition_date_source: Option<String>,
+}
+
+const SIMPLE_PREFIX: &str = "SimplePrefix";
+const PARTITIONED_PREFIX: &str = "PartitionedPrefix";
+
+impl StoredLogging {
+    fn from_dto(l: &LoggingEnabled) -> S3Result<Self> {
+        let mut grants = Vec::new();
+        for g in l.target_grants.iter().flatten() {
+            let (Some(grantee), Some(permission)) = (&g.grantee, &g.permission) else {
+                return Err(malformed_xml());
+            };
+            if !matches!(
+                permission.as_str(),
+                BucketLogsPermission::FULL_CONTROL
+                    | BucketLogsPermission::READ
+                    | BucketLogsPermission::WRITE
+            ) {
+                return Err(malformed_xml());
+            }
+            let value = match grantee.type_.as_str() {
+                Type::CANONICAL_USER => grantee.id.clone(),
+                Type::GROUP => grantee.uri.clone(),
+                Type::AMAZON_CUSTOMER_BY_EMAIL => grantee.email_address.clone(),
+                _ => None,
+            };
+            let Some(value) = value else {
+                return Err(malformed_xml());
+            };
+            grants.push(crate::meta::Grant {
+                grantee_type: grantee.type_.as_str().to_string(),
+                grantee: value,
+                display_name: grantee.display_name.clone(),
+                permission: permission.as_str().to_string(),
+            });
+        }
+        let (key_format, partition_date_source) = match &l.target_object_key_format {
+            None => (None, None),
+            Some(f) => match (&f.partitioned_prefix, &f.simple_prefix) {
+                (Some(p), None) => {
+                    let source = p.partition_date_source.as_ref().map(|s| s.as_str());
+                    if source.is_some_and(|s| {
+                        !matches!(
+                            s,
+                            PartitionDateSource::EVENT_TIME | PartitionDateSource::DELIVERY_TIME
+                        )
+                    }) {
+                        return Err(malformed_xml());
+                    }
+                    (
+                        Some(PARTITIONED_PREFIX.to_string()),
+                        source.map(str::to_string),
+                    )
+                }
+                (None, Some(_)) => (Some(SIMPLE_PREFIX.to_string()), None),
+                // Exactly one of the two.
+                _ => return Err(malformed_xml()),
+            },
+        };
+        Ok(Self {
+            target_bucket: l.target_bucket.clone(),
+            target_prefix: l.target_prefix.clone(),
+            target_grants: grants,
+            key_format,
+            partition_date_source,
+        })
+    }
+
+    fn to_dto(&self) -> LoggingEnabled {
+        let grants: Vec<TargetGrant> = self
+            .target_grants
+            .iter()
+            .map(|g| {
+                let (id, uri, email) = match g.grantee_type.as_str() {
+                    Type::CANONICAL_USER => (Some(g.grantee.clone()), None, None),
+                    Type::GROUP => (None, Some(g.grantee.clone()), None),
+                    _ => (None, None, Some(g.grantee.clone())),
+                };
+                TargetGrant {
+                    grantee: Some(Grantee {
+                        display_name: g.display_name.clone(),
+                        email_address: email,
+                        id,
+                        type_: Type::from(g.grantee_type.clone()),
+                        uri,
+                    }),
+                    permission: Some(BucketLogsPermission::from(g.permission.clone())),
+                }
+            })
+            .collect();
+        let target_object_key_format = match self.key_format.as_deref() {
+            Some(PARTITIONED_PREFIX) => Some(TargetObjectKeyFormat {
+                partitioned_prefix: Some(PartitionedPrefix {
+                    partition_date_source: self
+                        .partition_date_source
+                        .clone()
+                        .map(PartitionDateSource::from),
+                }),
+                simple_prefix: None,
+            }),
+            Some(_) => Some(TargetObjectKeyFormat {
+                partitioned_prefix: None,
+                simple_prefix: Some(SimplePrefix::default()),
+            }),
+            None => None,
+        };
+        LoggingEnabled {
+            target_bucket: self.target_bucket.clone(),
+            target_grants: (!grants.is_empty()).then_some(grants),
+            target_object_key_format,
+            target_prefix: self.target_prefix.clone(),
+        }
+    }
+}
+
+pub async fn get_bucket_logging(
+    state: &S3State,
+    req: S3Request<GetBucketLoggingInput>,
+) -> S3Result<S3Response<GetBucketLoggingOutput>> {
+    let c: Option<StoredLogging> = fetch(state, &req, &req.input.bucket, KIND_LOGGING)?;
+    Ok(S3Response::new(GetBucketLoggingOutput {
+        logging_enabled: c.map(|c| c.to_dto()),
+    }))
+}
+
+pub async fn put_bucket_logging(
+    state: &S3State,
+    req: S3Request<PutBucketLoggingInput>,
+) -> S3Result<S3Response<PutBucketLoggingOutput>> {
+    let Some(enabled) = req.input.bucket_logging_status.logging_enabled.clone() else {
+        // An empty BucketLoggingStatus turns logging off.
+        remove(state, &req, &req.input.bucket, KIND_LOGGING).await?;
+        return Ok(S3Response::new(PutBucketLoggingOutput::default()));
+    };
+    if enabled.target_bucket.is_empty() {
+        return Err(malformed_xml());
+    }
+    let stored = StoredLogging::from_dto(&enabled)?;
+    let caller = state.caller(&req);
+    let bucket = req.input.bucket.clone();
+    state
+        .db
+        .write(move |txn| -> Result<(), Error> {
+            let source = require_owned(txn, &bucket, &caller)?;
+            let Some(target) = crate::write::load_bucket(txn, &stored.target_bucket)? else {
+                return Err(Error::S3(err(
+                    "InvalidTargetBucketForLogging",
+                    "The target bucket for logging does not exist",
+                    400,
+                )));
+            };
+            if target.account_id != source.account_id {
+                return Err(Error::S3(err(
+                    "InvalidTargetBucketForLogging",
+                    "The owner for the bucket to be logged and the target bucket must be the same.",
+                    400,
+                )));
+            }
+            if target.region != source.region {
+                return Err(Error::S3(err(
+                    "CrossLocationLoggingProhibitted",
+                    "Cross S3 location logging not allowed. ",
+                    403,
+                )));
+            }
+            txn.put(
+                &keys::bucket_config(&bucket, KIND_LOGGING),
+                &encode(&stored),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(S3Response::new(PutBucketLoggingOutput::default()))
 }
 
 /// Writes a configuration directly (tests and the lifecycle job's fixtures).

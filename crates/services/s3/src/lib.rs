@@ -615,4 +615,40 @@ impl S3 for NimbusS3 {
     ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
         bucket_config::delete_bucket_ownership_controls(&self.state, req).await
     }
+    async fn get_bucket_accelerate_configuration(
+        &self,
+        req: S3Request<GetBucketAccelerateConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketAccelerateConfigurationOutput>> {
+        bucket_config::get_bucket_accelerate_configuration(&self.state, req).await
+    }
+    async fn put_bucket_accelerate_configuration(
+        &self,
+        req: S3Request<PutBucketAccelerateConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketAccelerateConfigurationOutput>> {
+        bucket_config::put_bucket_accelerate_configuration(&self.state, req).await
+    }
+    async fn get_bucket_request_payment(
+        &self,
+        req: S3Request<GetBucketRequestPaymentInput>,
+    ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+        bucket_config::get_bucket_request_payment(&self.state, req).await
+    }
+    async fn put_bucket_request_payment(
+        &self,
+        req: S3Request<PutBucketRequestPaymentInput>,
+    ) -> S3Result<S3Response<PutBucketRequestPaymentOutput>> {
+        bucket_config::put_bucket_request_payment(&self.state, req).await
+    }
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<GetBucketLoggingInput>,
+    ) -> S3Result<S3Response<GetBucketLoggingOutput>> {
+        bucket_config::get_bucket_logging(&self.state, req).await
+    }
+    async fn put_bucket_logging(
+        &self,
+        req: S3Request<PutBucketLoggingInput>,
+    ) -> S3Result<S3Response<PutBucketLoggingOutput>> {
+        bucket_config::put_bucket_logging(&self.state, req).await
+    }
 }
