@@ -14,6 +14,7 @@ mod lambda_code_s3;
 mod lambda_edge;
 mod router;
 mod s3_edge;
+mod s3_notifications;
 mod server;
 mod services;
 mod store;

@@ -291,6 +291,8 @@ impl Services {
             let logs = services.logs.clone();
             let function_logs = services.function_logs.clone();
             let lambda_init = services.lambda_init();
+            let lambda_cell = services.lambda.clone();
+            let has_engine = services.engine.is_some();
             rt.spawn(async move {
                 // A store that fails to open stops nimbus elsewhere; nothing to do here.
                 if let Ok(db) = store.db().await {
@@ -304,11 +306,15 @@ impl Services {
                             tracing::error!(error = %e, "Lambda did not start");
                         }
                     }
-                    let _ = cell
+                    let ddb = cell
                         .get_or_try_init(|| async {
                             Ok::<_, ()>(Self::make_dynamodb(db, clock, cfg, &options))
                         })
                         .await;
+                    // S3 notifications go through DynamoDB's bus (the process's one).
+                    if let (Ok(ddb), true) = (ddb, has_engine) {
+                        crate::s3_notifications::start(ddb.bus(), lambda_cell, ddb.db());
+                    }
                 }
             });
         }
@@ -330,7 +336,24 @@ impl Services {
             .credentials
             .clone()
             .unwrap_or_else(|| Arc::new(nimbus_iam::StaticCredentials::default()));
+        let notifications = nimbus_s3::NotificationHooks::default();
+        // Lambda destinations are checked against Lambda itself, as S3 does, and
+        // delivered by the consumer `s3_notifications` runs. Without Lambda (no function
+        // engine) configurations are stored unchecked and nothing is delivered.
+        if self.engine.is_some() {
+            let ddb = self.dynamodb.clone();
+            notifications.set_wake(Arc::new(move || {
+                if let Some(d) = ddb.get() {
+                    d.notify_bus();
+                }
+            }));
+            let lambda = self.lambda.clone();
+            notifications.set_lambda_check(Arc::new(move |arn, bucket, owner| {
+                crate::s3_notifications::check_destination(lambda.get(), arn, bucket, owner)
+            }));
+        }
         let state = Arc::new(S3State {
+            notifications,
             db,
             blobs: Arc::new(blobs),
             clock: self.clock.clone(),

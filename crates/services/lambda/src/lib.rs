@@ -30,6 +30,7 @@ pub mod url;
 pub mod validate;
 
 pub use invoke::{InvocationKind, InvokeRequest, InvokeResult};
+pub use resources::ServiceInvokeCheck;
 pub use service::{CodeDownloadError, CodeObjectError, CodeObjects, Lambda, LambdaConfig};
 pub use url::{handle as handle_url, UrlCaller};
 

@@ -486,6 +486,39 @@ impl Lambda {
         Ok(pol.map(|p| p.parsed()).unwrap_or_default())
     }
 
+    /// Whether the AWS service `service` (e.g. `s3.amazonaws.com`) may invoke the
+    /// function `function_arn` for the resource `source_arn` of `source_account`, by the
+    /// function's resource policy: what S3 checks when a notification configuration names
+    /// a function. `Err` when the ARN names no existing function.
+    pub fn service_may_invoke(
+        &self,
+        function_arn: &str,
+        service: &str,
+        source_arn: &str,
+        source_account: &str,
+    ) -> std::result::Result<bool, ServiceInvokeCheck> {
+        let r =
+            validate::parse_function_ref(function_arn).ok_or(ServiceInvokeCheck::NoSuchFunction)?;
+        let (Some(account), Some(region)) = (r.account_id.as_deref(), r.region.as_deref()) else {
+            return Err(ServiceInvokeCheck::NoSuchFunction);
+        };
+        let snap = self
+            .snapshot()
+            .map_err(|_| ServiceInvokeCheck::Unavailable)?;
+        let func: Option<crate::records::FunctionRecord> =
+            records::get(snap.as_ref(), &keys::function(account, region, &r.name))
+                .map_err(|_| ServiceInvokeCheck::Unavailable)?;
+        if func.is_none() {
+            return Err(ServiceInvokeCheck::NoSuchFunction);
+        }
+        let stmts = self
+            .policy_statements(account, region, &r.name, r.qualifier.as_deref())
+            .map_err(|_| ServiceInvokeCheck::Unavailable)?;
+        Ok(stmts
+            .iter()
+            .any(|s| statement_allows_service(s, service, source_arn, source_account)))
+    }
+
     // ------------------------------------------------------------------ event invoke config
 
     fn event_config_view(arn: &str, rec: &EventInvokeConfigRecord) -> m::FunctionEventInvokeConfig {
@@ -1007,6 +1040,89 @@ fn cors_view(c: &CorsRec) -> m::Cors {
     }
 }
 
+/// Why [`Lambda::service_may_invoke`] could not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceInvokeCheck {
+    NoSuchFunction,
+    /// The store could not be read.
+    Unavailable,
+}
+
+/// One policy statement allows `service` to invoke for `source_arn`/`source_account`:
+/// Allow, the service (or `*`) as principal, an invoke action, and its SourceArn /
+/// SourceAccount conditions (the ones AddPermission writes) satisfied.
+fn statement_allows_service(
+    s: &serde_json::Value,
+    service: &str,
+    source_arn: &str,
+    source_account: &str,
+) -> bool {
+    let principal_ok = s["Principal"] == "*"
+        || s["Principal"]["Service"] == service
+        || s["Principal"]["Service"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p == service));
+    let action_ok = matches!(
+        s["Action"].as_str().unwrap_or_default(),
+        "lambda:InvokeFunction" | "lambda:*" | "*"
+    );
+    if s["Effect"] != "Allow" || !principal_ok || !action_ok {
+        return false;
+    }
+    let Some(conditions) = s["Condition"].as_object() else {
+        return true;
+    };
+    conditions.iter().all(|(op, keys)| {
+        keys.as_object().is_none_or(|keys| {
+            keys.iter().all(|(key, want)| {
+                let want = want.as_str().unwrap_or_default();
+                match key.to_ascii_lowercase().as_str() {
+                    "aws:sourcearn" if op.starts_with("Arn") || op.starts_with("String") => {
+                        if op.ends_with("Like") {
+                            glob_match(want, source_arn)
+                        } else {
+                            want == source_arn
+                        }
+                    }
+                    "aws:sourceaccount" => want == source_account,
+                    // Conditions on other keys (event source tokens, organisations) are
+                    // not about a service's invocation: they do not block it here.
+                    _ => true,
+                }
+            })
+        })
+    })
+}
+
+/// IAM's `*` (any run) and `?` (one character) wildcards.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some(pi);
+                mark = ti;
+                pi += 1;
+            }
+            Some(c) if *c == '?' || Some(c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some(sp) => {
+                    pi = sp + 1;
+                    mark += 1;
+                    ti = mark;
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
+}
+
 /// AWS's limit on a function's resource policy.
 const MAX_POLICY_BYTES: usize = 20 * 1024;
 
@@ -1058,4 +1174,57 @@ fn statement_json(input: &m::AddPermissionRequest, resource: &str) -> String {
     }
     out.push('}');
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod service_invoke_tests {
+    use super::*;
+
+    fn stmt(v: &str) -> serde_json::Value {
+        serde_json::from_str(v).unwrap()
+    }
+
+    #[test]
+    fn service_statements_and_their_conditions() {
+        let arn = "arn:aws:s3:::photos";
+        let allows =
+            |s: &str| statement_allows_service(&stmt(s), "s3.amazonaws.com", arn, "000000000000");
+        assert!(allows(
+            r#"{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction"}"#
+        ));
+        assert!(allows(
+            r#"{"Effect":"Allow","Principal":"*","Action":"lambda:*"}"#
+        ));
+        assert!(!allows(
+            r#"{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"lambda:InvokeFunction"}"#
+        ));
+        assert!(!allows(
+            r#"{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:GetFunction"}"#
+        ));
+        assert!(!allows(
+            r#"{"Effect":"Deny","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction"}"#
+        ));
+        assert!(allows(
+            r#"{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::pho*"}}}"#
+        ));
+        assert!(!allows(
+            r#"{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::other"}}}"#
+        ));
+        assert!(allows(
+            r#"{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Condition":{"StringEquals":{"AWS:SourceAccount":"000000000000"}}}"#
+        ));
+        assert!(!allows(
+            r#"{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Condition":{"StringEquals":{"AWS:SourceAccount":"111111111111"}}}"#
+        ));
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("arn:aws:s3:::*", "arn:aws:s3:::b"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("a*d", "abc"));
+        assert!(glob_match("a*b*c", "axxbyyc"));
+    }
 }

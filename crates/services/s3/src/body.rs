@@ -857,6 +857,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let st = state();
         let st = S3State {
+            notifications: crate::NotificationHooks::default(),
             db: st.db.clone(),
             blobs: Arc::new(BlobStore::open(dir.path()).unwrap()),
             clock: st.clock.clone(),

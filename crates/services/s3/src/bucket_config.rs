@@ -743,11 +743,141 @@ pub async fn get_bucket_notification_configuration(
     }))
 }
 
+/// The event types a notification configuration may name.
+const NOTIFICATION_EVENTS: &[&str] = &[
+    "s3:ReducedRedundancyLostObject",
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationNotTracked",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectAcl:Put",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+];
+
+fn invalid_notification(msg: &str) -> S3Error {
+    err("InvalidArgument", msg, 400)
+}
+
+/// One destination's events and key filter, as S3 validates them.
+fn validate_notification_target(
+    events: &[Event],
+    filter: Option<&NotificationConfigurationFilter>,
+) -> S3Result<()> {
+    if events.is_empty() {
+        return Err(malformed_xml());
+    }
+    if events
+        .iter()
+        .any(|e| !NOTIFICATION_EVENTS.contains(&AsRef::<str>::as_ref(e)))
+    {
+        return Err(invalid_notification(
+            "The event is not supported for notifications",
+        ));
+    }
+    let rules = filter
+        .and_then(|f| f.key.as_ref())
+        .and_then(|k| k.filter_rules.as_ref());
+    let (mut prefixes, mut suffixes) = (0, 0);
+    for r in rules.into_iter().flatten() {
+        match r.name.as_ref().map(|n| n.as_str().to_ascii_lowercase()) {
+            Some(n) if n == "prefix" => prefixes += 1,
+            Some(n) if n == "suffix" => suffixes += 1,
+            _ => {
+                return Err(invalid_notification(
+                    "filter rule name must be either prefix or suffix",
+                ))
+            }
+        }
+    }
+    if prefixes > 1 {
+        return Err(invalid_notification(
+            "Cannot specify more than one prefix rule in a filter.",
+        ));
+    }
+    if suffixes > 1 {
+        return Err(invalid_notification(
+            "Cannot specify more than one suffix rule in a filter.",
+        ));
+    }
+    Ok(())
+}
+
+/// A configuration without an Id gets one, as S3 assigns it (GetBucketNotification
+/// reports it, and events carry it as `configurationId`).
+fn assign_id(id: &mut Option<String>) {
+    if id.as_deref().is_none_or(str::is_empty) {
+        use base64::Engine as _;
+        let raw = uuid::Uuid::new_v4().to_string();
+        *id = Some(base64::engine::general_purpose::STANDARD.encode(raw));
+    }
+}
+
 pub async fn put_bucket_notification_configuration(
     state: &S3State,
     req: S3Request<PutBucketNotificationConfigurationInput>,
 ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
-    let c = req.input.notification_configuration.clone();
+    let mut c = req.input.notification_configuration.clone();
+    for t in c.lambda_function_configurations.iter().flatten() {
+        validate_notification_target(&t.events, t.filter.as_ref())?;
+    }
+    for t in c.queue_configurations.iter().flatten() {
+        validate_notification_target(&t.events, t.filter.as_ref())?;
+    }
+    for t in c.topic_configurations.iter().flatten() {
+        validate_notification_target(&t.events, t.filter.as_ref())?;
+    }
+    for t in c.lambda_function_configurations.iter_mut().flatten() {
+        assign_id(&mut t.id);
+    }
+    for t in c.queue_configurations.iter_mut().flatten() {
+        assign_id(&mut t.id);
+    }
+    for t in c.topic_configurations.iter_mut().flatten() {
+        assign_id(&mut t.id);
+    }
+    // Lambda destinations must exist and let S3 invoke them (checked against the bucket's
+    // owner, so only for a bucket the caller may configure).
+    if c.lambda_function_configurations
+        .as_ref()
+        .is_some_and(|l| !l.is_empty())
+    {
+        let owner = {
+            let caller = state.caller(&req);
+            let snap = state.db.snapshot().map_err(Error::from)?;
+            require_owned(snap.as_ref(), &req.input.bucket, &caller)?.account_id
+        };
+        for t in c.lambda_function_configurations.iter().flatten() {
+            if state
+                .notifications
+                .check_lambda(&t.lambda_function_arn, &req.input.bucket, &owner)
+                .is_err()
+            {
+                return Err(invalid_notification(
+                    "Unable to validate the following destination configurations",
+                ));
+            }
+        }
+    }
     let empty = c.event_bridge_configuration.is_none()
         && c.lambda_function_configurations
             .as_ref()

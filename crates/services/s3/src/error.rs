@@ -13,6 +13,9 @@ pub enum Error {
     Blob(#[from] nimbus_blob::BlobError),
     #[error("stored S3 record is corrupt: {0}")]
     Corrupt(String),
+    /// Writing a notification to the event bus.
+    #[error(transparent)]
+    Bus(#[from] nimbus_events::BusError),
     /// An S3 error to answer with as is (NoSuchKey, PreconditionFailed, ...).
     #[error("{0}")]
     S3(#[from] S3Error),

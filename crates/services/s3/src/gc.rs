@@ -151,6 +151,7 @@ mod tests {
     fn disk_state(dir: &std::path::Path) -> S3State {
         let base = S3State::for_tests(Arc::new(ManualClock::new(0)));
         S3State {
+            notifications: crate::NotificationHooks::default(),
             db: base.db.clone(),
             blobs: Arc::new(BlobStore::open(dir).unwrap()),
             clock: base.clock.clone(),

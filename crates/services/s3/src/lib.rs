@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod listing;
 pub mod meta;
 pub mod multipart;
+pub mod notify;
 pub mod object_config;
 pub mod objects;
 pub mod website;
@@ -112,6 +113,70 @@ pub struct S3State {
     pub clock: SharedClock,
     pub credentials: Arc<dyn CredentialStore>,
     pub config: S3Config,
+    /// What the notification machinery needs from outside S3 (see [`NotificationHooks`]).
+    pub notifications: NotificationHooks,
+}
+
+/// Why a Lambda destination of a notification configuration cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationProblem {
+    NoSuchFunction,
+    /// The function's resource policy does not let `s3.amazonaws.com` invoke it for
+    /// this bucket.
+    NotAuthorized,
+}
+
+/// `(function ARN, bucket, bucket owner account)` → whether S3 may invoke it.
+pub type LambdaDestinationCheck =
+    Arc<dyn Fn(&str, &str, &str) -> Result<(), DestinationProblem> + Send + Sync>;
+
+/// Set once by whoever delivers notifications (the binary, which has Lambda and the
+/// event bus); unset, configurations are stored without checks and delivery waits for the
+/// bus's idle poll.
+#[derive(Default)]
+pub struct NotificationHooks {
+    wake: std::sync::OnceLock<Arc<dyn Fn() + Send + Sync>>,
+    lambda_check: std::sync::OnceLock<LambdaDestinationCheck>,
+}
+
+impl NotificationHooks {
+    /// Sets what wakes the consumer of [`notify::TOPIC`] (once; later calls are ignored).
+    pub fn set_wake(&self, wake: Arc<dyn Fn() + Send + Sync>) {
+        let _ = self.wake.set(wake);
+    }
+
+    /// Sets the check of Lambda destinations (once; later calls are ignored).
+    pub fn set_lambda_check(&self, check: LambdaDestinationCheck) {
+        let _ = self.lambda_check.set(check);
+    }
+
+    /// Whether anybody delivers notifications: without a consumer, none are written
+    /// (they would only pile up in the topic).
+    pub fn delivers(&self) -> bool {
+        self.wake.get().is_some()
+    }
+
+    /// Wakes the consumer when `written` notifications were committed.
+    pub fn after_commit(&self, written: usize) {
+        if written > 0 {
+            if let Some(wake) = self.wake.get() {
+                wake();
+            }
+        }
+    }
+
+    /// Checks a Lambda destination; `Ok` when no check is set.
+    pub fn check_lambda(
+        &self,
+        function_arn: &str,
+        bucket: &str,
+        owner_account: &str,
+    ) -> Result<(), DestinationProblem> {
+        match self.lambda_check.get() {
+            Some(check) => check(function_arn, bucket, owner_account),
+            None => Ok(()),
+        }
+    }
 }
 
 impl S3State {
@@ -123,6 +188,7 @@ impl S3State {
             clock,
             credentials: Arc::new(nimbus_iam::StaticCredentials::default()),
             config: S3Config::default(),
+            notifications: NotificationHooks::default(),
         })
     }
 }
@@ -152,6 +218,19 @@ pub struct Caller {
 }
 
 impl S3State {
+    /// Who made a change, for its notifications.
+    pub fn origin<T>(&self, req: &S3Request<T>, caller: &Option<Caller>) -> notify::Origin {
+        notify::Origin {
+            delivered: self.notifications.delivers(),
+            account_id: Self::account_or_root(caller),
+            request_id: req
+                .extensions
+                .get::<RequestId>()
+                .map(|r| r.0.clone())
+                .unwrap_or_default(),
+        }
+    }
+
     /// The calling account: from the verified access key, the gateway's loopback root,
     /// or `None` for anonymous requests.
     pub fn caller<T>(&self, req: &S3Request<T>) -> Option<Caller> {

@@ -24,6 +24,7 @@ use crate::listing::{
     etag, owned_bucket, owner, snapshot, timestamp, unquote, url_encode, url_encoding,
 };
 use crate::meta::{self, BlobRef, ObjectPart, ObjectVersion, Part, Upload};
+use crate::notify;
 use crate::object_config::{acl_from_request, parse_tagging_header, refuse_blocked_public_acl};
 use crate::write;
 use crate::S3State;
@@ -962,6 +963,7 @@ pub async fn complete_multipart_upload(
         .unwrap_or("localhost")
         .to_string();
     let caller = state.caller(&req);
+    let origin = state.origin(&req, &caller);
     let input = req.input;
     owned_bucket(snapshot(state)?.as_ref(), &input.bucket, &caller)?;
     let requested: Vec<CompletedPart> = input
@@ -979,10 +981,10 @@ pub async fn complete_multipart_upload(
     );
     let (if_match, if_none_match) = (input.if_match.clone(), input.if_none_match.clone());
     let now = state.clock.now_millis();
-    let done = state
+    let (done, notified) = state
         .db
-        .write(move |txn| {
-            complete_in_txn(
+        .write(move |txn| -> Result<(Completion, usize), Error> {
+            let done = complete_in_txn(
                 txn,
                 &b,
                 &k,
@@ -991,9 +993,20 @@ pub async fn complete_multipart_upload(
                 if_match.as_ref(),
                 if_none_match.as_ref(),
                 now,
-            )
+            )?;
+            let bucket = write::require_bucket(txn, &b)?;
+            let notified = notify::record(
+                txn,
+                &bucket,
+                notify::EventName::CompleteMultipartUpload,
+                &notify::ObjectRef::written(&done.version),
+                &origin,
+                now,
+            )?;
+            Ok((done, notified))
         })
         .await?;
+    state.notifications.after_commit(notified);
     let ver = done.version;
     let mut out = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),

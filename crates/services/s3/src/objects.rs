@@ -15,6 +15,7 @@ use crate::body::{self, Expect, StoredBody, MAX_PUT_BYTES};
 use crate::buckets::{canned_grants, err, validate_tags};
 use crate::error::{no_such_key, Error};
 use crate::meta::{Acl, BucketMeta, Checksum, ObjectVersion};
+use crate::notify;
 use crate::{write, Caller, S3State, UnverifiedTrailers};
 
 /// S3's limit on user-defined metadata: the UTF-8 bytes of every key and value.
@@ -388,10 +389,13 @@ fn etag_condition_matches(c: &ETagCondition, stored: &str) -> bool {
 struct Committed {
     ver: ObjectVersion,
     bucket: BucketMeta,
+    /// Notifications written with the change.
+    notified: usize,
 }
 
 /// Commits `template` (body fields filled from `body`) as the newest version of `key`,
 /// then publishes the body; abandons the body if the commit fails.
+#[allow(clippy::too_many_arguments)]
 async fn commit_object(
     state: &S3State,
     bucket: &str,
@@ -399,6 +403,8 @@ async fn commit_object(
     mut template: ObjectVersion,
     body: StoredBody,
     conditions: WriteConditions,
+    event: notify::EventName,
+    origin: notify::Origin,
 ) -> S3Result<Committed> {
     template.size = body.size;
     template.etag = body.etag();
@@ -418,12 +424,25 @@ async fn commit_object(
             body2.write_inline(txn)?;
             let mut ver = template.clone();
             write::put_version(txn, &b, &mut ver)?;
-            Ok(Committed { ver, bucket: b })
+            let notified = notify::record(
+                txn,
+                &b,
+                event,
+                &notify::ObjectRef::written(&ver),
+                &origin,
+                ver.last_modified_ms,
+            )?;
+            Ok(Committed {
+                ver,
+                bucket: b,
+                notified,
+            })
         })
         .await;
     match res {
         Ok(c) => {
             body.publish(state).await;
+            state.notifications.after_commit(c.notified);
             Ok(c)
         }
         Err(e) => {
@@ -511,7 +530,19 @@ pub async fn put_object(
         sse: Some(sse.clone()),
         ..Default::default()
     };
-    let c = commit_object(state, &input.bucket, &caller, template, body, conditions).await?;
+    let origin = state.origin(&req, &caller);
+    let input = &req.input;
+    let c = commit_object(
+        state,
+        &input.bucket,
+        &caller,
+        template,
+        body,
+        conditions,
+        notify::EventName::Put,
+        origin,
+    )
+    .await?;
     let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(&c.ver.checksum);
     let out = PutObjectOutput {
         e_tag: Some(etag_dto(&c.ver.etag)),
@@ -596,7 +627,19 @@ pub async fn post_object(
         sse: Some(sse.clone()),
         ..Default::default()
     };
-    let c = commit_object(state, &input.bucket, &caller, template, body, conditions).await?;
+    let origin = state.origin(&req, &caller);
+    let input = &req.input;
+    let c = commit_object(
+        state,
+        &input.bucket,
+        &caller,
+        template,
+        body,
+        conditions,
+        notify::EventName::Post,
+        origin,
+    )
+    .await?;
     let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(&c.ver.checksum);
     // s3s writes the status and (for 201) the XML; S3 also sends these headers.
     let mut headers = http::HeaderMap::new();
@@ -1082,6 +1125,8 @@ struct Deleted {
     delete_marker: bool,
     /// The version id to report (the marker's, or the one removed).
     version_id: Option<String>,
+    /// Notifications written with the change.
+    notified: usize,
 }
 
 /// Deletes inside the caller's transaction, as DeleteObject does.
@@ -1092,22 +1137,48 @@ fn delete_in_txn(
     version_id: Option<&str>,
     owner_account: &str,
     now_ms: i64,
+    origin: &notify::Origin,
 ) -> Result<Deleted, Error> {
+    // A removal is announced when something was removed (S3 sends nothing for a key
+    // that did not exist).
+    let announce_removal =
+        |txn: &mut dyn nimbus_store::WriteTxn, removed: &ObjectVersion| -> Result<usize, Error> {
+            let object = notify::ObjectRef {
+                key,
+                size: None,
+                etag: None,
+                version_id: Some(removed.version_id.as_str()),
+                seq: None,
+            };
+            notify::record(txn, b, notify::EventName::Delete, &object, origin, now_ms)
+        };
     match version_id {
         Some(v) => {
             if !well_formed_version_id(v) {
                 return Err(Error::S3(invalid_version_id()));
             }
             let removed = write::delete_version(txn, &b.name, key, v)?;
+            let notified = match &removed {
+                Some(r) => announce_removal(txn, r)?,
+                None => 0,
+            };
             Ok(Deleted {
                 delete_marker: removed.is_some_and(|r| r.delete_marker),
                 version_id: Some(v.to_string()),
+                notified,
             })
         }
         None => {
             if b.versioning.is_none() {
-                write::delete_version(txn, &b.name, key, "null")?;
-                return Ok(Deleted::default());
+                let removed = write::delete_version(txn, &b.name, key, "null")?;
+                let notified = match &removed {
+                    Some(r) => announce_removal(txn, r)?,
+                    None => 0,
+                };
+                return Ok(Deleted {
+                    notified,
+                    ..Deleted::default()
+                });
             }
             // Enabled: a new marker; Suspended: a `null` marker replacing the null version.
             let mut marker = ObjectVersion {
@@ -1118,9 +1189,18 @@ fn delete_in_txn(
                 ..Default::default()
             };
             write::put_version(txn, b, &mut marker)?;
+            let notified = notify::record(
+                txn,
+                b,
+                notify::EventName::DeleteMarkerCreated,
+                &notify::ObjectRef::written(&marker),
+                origin,
+                now_ms,
+            )?;
             Ok(Deleted {
                 delete_marker: true,
                 version_id: Some(marker.version_id),
+                notified,
             })
         }
     }
@@ -1131,6 +1211,7 @@ pub async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let caller = state.caller(&req);
+    let origin = state.origin(&req, &caller);
     let input = req.input;
     let owner = S3State::account_or_root(&caller);
     let now_ms = state.clock.now_millis();
@@ -1155,9 +1236,11 @@ pub async fn delete_object(
                 input.version_id.as_deref(),
                 &owner,
                 now_ms,
+                &origin,
             )
         })
         .await?;
+    state.notifications.after_commit(d.notified);
     Ok(S3Response::new(DeleteObjectOutput {
         delete_marker: d.delete_marker.then_some(true),
         version_id: d.version_id,
@@ -1170,6 +1253,7 @@ pub async fn delete_objects(
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let caller = state.caller(&req);
+    let origin = state.origin(&req, &caller);
     let input = req.input;
     let objects = input.delete.objects;
     if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
@@ -1193,7 +1277,15 @@ pub async fn delete_objects(
             check_owner(&b, &caller)?;
             let mut out = Vec::with_capacity(objects.len());
             for o in &objects {
-                let r = delete_in_txn(txn, &b, &o.key, o.version_id.as_deref(), &owner, now_ms);
+                let r = delete_in_txn(
+                    txn,
+                    &b,
+                    &o.key,
+                    o.version_id.as_deref(),
+                    &owner,
+                    now_ms,
+                    &origin,
+                );
                 match r {
                     Ok(d) => out.push(Ok(d)),
                     Err(Error::S3(e)) => out.push(Err(e)),
@@ -1203,6 +1295,12 @@ pub async fn delete_objects(
             Ok(out)
         })
         .await?;
+    state.notifications.after_commit(
+        results
+            .iter()
+            .map(|r| r.as_ref().map_or(0, |d| d.notified))
+            .sum(),
+    );
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for ((key, version_id), r) in idents.into_iter().zip(results) {
@@ -1439,6 +1537,8 @@ pub async fn copy_object(
         template,
         body,
         WriteConditions::default(),
+        notify::EventName::Copy,
+        state.origin(&req, &caller),
     )
     .await?;
     let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(&c.ver.checksum);
