@@ -184,3 +184,65 @@ def test_copy_and_multipart_completion_are_creations(s3, lam, role):
                    ("ObjectCreated:Copy", "copied")]
     big = next(r for r in records if r["s3"]["object"]["key"] == "big")["s3"]["object"]
     assert big["size"] == 10 and big["eTag"].endswith("-1")
+
+
+def test_tag_and_acl_changes(s3, lam, role):
+    out = new_bucket(s3, "notify-out")
+    src = new_bucket(s3, "notify-src")
+    fn = create_function(lam, role, "recorder.py", Environment={"Variables": {"BUCKET": out}})
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn)
+    arn = lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
+    lam.add_permission(FunctionName=fn, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{src}")
+    put = s3.put_object(Bucket=src, Key="doc", Body=b"tagged")
+    s3.put_bucket_notification_configuration(Bucket=src, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [
+            {"LambdaFunctionArn": arn,
+             "Events": ["s3:ObjectTagging:*", "s3:ObjectAcl:Put"]},
+        ]})
+    s3.put_object_tagging(Bucket=src, Key="doc",
+                          Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    s3.delete_object_tagging(Bucket=src, Key="doc")
+    s3.put_object_acl(Bucket=src, Key="doc", ACL="private")
+    records = recorded_events(s3, out, 3)
+    got = sorted(r["eventName"] for r in records)
+    assert got == ["ObjectAcl:Put", "ObjectTagging:Delete", "ObjectTagging:Put"]
+    for r in records:
+        obj = r["s3"]["object"]
+        assert obj["key"] == "doc"
+        assert obj["eTag"] == put["ETag"].strip('"')
+        assert "size" not in obj
+
+
+def test_lifecycle_expiration_events(server_factory):
+    srv = server_factory(extra_args=["--s3-lifecycle-interval-ms", "300"]).start()
+    s3, lam = client("s3", srv.url), client("lambda", srv.url)
+    logs = client("logs", srv.url)
+    src = new_bucket(s3, "notify-src")
+    fn = create_function(lam, make_role(client("iam", srv.url)), "print_event.py")
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn)
+    arn = lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
+    lam.add_permission(FunctionName=fn, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{src}")
+    s3.put_bucket_notification_configuration(Bucket=src, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [
+            {"LambdaFunctionArn": arn, "Events": ["s3:LifecycleExpiration:*"]}]})
+    s3.put_object(Bucket=src, Key="tmp/old", Body=b"old")  # ObjectCreated: not configured
+    s3.put_bucket_lifecycle_configuration(Bucket=src, LifecycleConfiguration={"Rules": [
+        {"ID": "old", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled",
+         "Expiration": {"Date": "2020-01-01T00:00:00Z"}}]})
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    events = []
+    while not events and time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            got = logs.filter_log_events(logGroupName=f"/aws/lambda/{fn}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            continue
+        events = [json.loads(e["message"].split("EVENT ", 1)[1])
+                  for e in got if e["message"].startswith("EVENT ")]
+    assert events, "no lifecycle event arrived"
+    record = events[0]["Records"][0]
+    assert record["eventName"] == "LifecycleExpiration:Delete"
+    assert record["s3"]["object"]["key"] == "tmp/old"
+    assert record["userIdentity"]["principalId"] == "s3.amazonaws.com"

@@ -17,6 +17,7 @@ use crate::bucket_config::{load, KIND_LIFECYCLE};
 use crate::error::{decode, Error};
 use crate::keys;
 use crate::meta::{BucketMeta, ObjectVersion, Part, Upload};
+use crate::notify::{self, EventName};
 use crate::write;
 use crate::S3State;
 
@@ -276,20 +277,29 @@ async fn apply_to_key(
                         older.version_id.clone(),
                         older.seq,
                     );
+                    let origin = notify::Origin::s3(state.notifications.delivers());
                     let removed = state
                         .db
-                        .write(move |txn| -> Result<bool, Error> {
+                        .write(move |txn| -> Result<Option<usize>, Error> {
                             match write::get_version(txn, &b, &k, &id)? {
                                 Some(v) if v.seq == seq => {
                                     write::delete_version(txn, &b, &k, &id)?;
-                                    Ok(true)
+                                    Ok(Some(announce(
+                                        txn,
+                                        &b,
+                                        EventName::LifecycleDelete,
+                                        &notify::ObjectRef::removed(&v),
+                                        &origin,
+                                        now,
+                                    )?))
                                 }
-                                _ => Ok(false),
+                                _ => Ok(None),
                             }
                         })
                         .await?;
-                    if removed {
+                    if let Some(notified) = removed {
                         stats.noncurrent_expired += 1;
+                        state.notifications.after_commit(notified);
                     }
                 }
             }
@@ -302,9 +312,10 @@ async fn apply_to_key(
         // A delete marker with no other versions left is "expired"; remove it when asked.
         if exp.expired_object_delete_marker == Some(true) {
             let (b, k, seq) = (bucket.name.clone(), current.key.clone(), current.seq);
+            let origin = notify::Origin::s3(state.notifications.delivers());
             let removed = state
                 .db
-                .write(move |txn| -> Result<bool, Error> {
+                .write(move |txn| -> Result<Option<usize>, Error> {
                     let prefix = keys::versions_of_key(&b, &k);
                     let end = keys::prefix_end(&prefix);
                     let rows = txn.range(
@@ -314,18 +325,27 @@ async fn apply_to_key(
                         2,
                     )?;
                     let [(_, v)] = rows.as_slice() else {
-                        return Ok(false);
+                        return Ok(None);
                     };
                     let only: ObjectVersion = decode("object version", v)?;
                     if !only.delete_marker || only.seq != seq {
-                        return Ok(false);
+                        return Ok(None);
                     }
                     write::delete_version(txn, &b, &k, &only.version_id)?;
-                    Ok(true)
+                    let object = notify::ObjectRef::removed(&only);
+                    Ok(Some(announce(
+                        txn,
+                        &b,
+                        EventName::LifecycleDelete,
+                        &object,
+                        &origin,
+                        now,
+                    )?))
                 })
                 .await?;
-            if removed {
+            if let Some(notified) = removed {
                 stats.delete_markers_removed += 1;
+                state.notifications.after_commit(notified);
             }
         }
         return Ok(());
@@ -350,18 +370,19 @@ async fn apply_to_key(
         current.seq,
         bucket.account_id.clone(),
     );
-    let outcome = state
+    let origin = notify::Origin::s3(state.notifications.delivers());
+    let (outcome, notified) = state
         .db
-        .write(move |txn| -> Result<u8, Error> {
+        .write(move |txn| -> Result<(u8, usize), Error> {
             // Re-read the bucket (versioning may have changed) and the key's latest.
             let Some(bm) = write::load_bucket(txn, &b)? else {
-                return Ok(0);
+                return Ok((0, 0));
             };
             let Some(latest) = write::latest_version(txn, &b, &k)? else {
-                return Ok(0);
+                return Ok((0, 0));
             };
             if latest.seq != seq || latest.delete_marker {
-                return Ok(0);
+                return Ok((0, 0));
             }
             if bm.versioning.is_some() {
                 let mut marker = ObjectVersion {
@@ -372,13 +393,18 @@ async fn apply_to_key(
                     ..Default::default()
                 };
                 write::put_version(txn, &bm, &mut marker)?;
-                Ok(2)
+                let object = notify::ObjectRef::written(&marker);
+                let event = EventName::LifecycleDeleteMarkerCreated;
+                Ok((2, notify::record(txn, &bm, event, &object, &origin, now)?))
             } else {
                 write::delete_version(txn, &b, &k, &latest.version_id)?;
-                Ok(1)
+                let object = notify::ObjectRef::removed(&latest);
+                let event = EventName::LifecycleDelete;
+                Ok((1, notify::record(txn, &bm, event, &object, &origin, now)?))
             }
         })
         .await?;
+    state.notifications.after_commit(notified);
     match outcome {
         1 => stats.expired += 1,
         2 => stats.delete_markers_added += 1,
@@ -389,6 +415,22 @@ async fn apply_to_key(
 
 /// Aborts uploads under `prefix` initiated `days` days ago (rounded to midnight UTC),
 /// discarding their parts' bodies.
+/// Writes the notifications of a lifecycle removal (the bucket re-read in the same
+/// transaction: it is what the configuration hangs off).
+fn announce(
+    txn: &mut dyn nimbus_store::WriteTxn,
+    bucket: &str,
+    event: EventName,
+    object: &notify::ObjectRef<'_>,
+    origin: &notify::Origin,
+    now_ms: i64,
+) -> Result<usize, Error> {
+    match write::load_bucket(txn, bucket)? {
+        Some(bm) => notify::record(txn, &bm, event, object, origin, now_ms),
+        None => Ok(0),
+    }
+}
+
 async fn abort_uploads(
     state: &S3State,
     bucket: &str,

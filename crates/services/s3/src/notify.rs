@@ -1,7 +1,8 @@
 //! Event notifications: an object change that a bucket's notification configuration
 //! asks to be told about is written to the event bus topic [`TOPIC`] *inside the
 //! transaction that makes the change* (the outbox of DESIGN.md §3), so an event exists
-//! if and only if its change committed. The binary's consumer delivers each record to
+//! if and only if its change committed (object creations and removals, tag and ACL
+//! changes, lifecycle expirations). The binary's consumer delivers each record to
 //! its destination: a Lambda function, invoked asynchronously with S3's event document
 //! (`LambdaFunctionConfigurations`). Queue, topic and EventBridge destinations are stored
 //! and not delivered until those services exist.
@@ -35,6 +36,11 @@ pub enum EventName {
     CompleteMultipartUpload,
     Delete,
     DeleteMarkerCreated,
+    TaggingPut,
+    TaggingDelete,
+    AclPut,
+    LifecycleDelete,
+    LifecycleDeleteMarkerCreated,
 }
 
 impl EventName {
@@ -46,11 +52,17 @@ impl EventName {
             EventName::CompleteMultipartUpload => "ObjectCreated:CompleteMultipartUpload",
             EventName::Delete => "ObjectRemoved:Delete",
             EventName::DeleteMarkerCreated => "ObjectRemoved:DeleteMarkerCreated",
+            EventName::TaggingPut => "ObjectTagging:Put",
+            EventName::TaggingDelete => "ObjectTagging:Delete",
+            EventName::AclPut => "ObjectAcl:Put",
+            EventName::LifecycleDelete => "LifecycleExpiration:Delete",
+            EventName::LifecycleDeleteMarkerCreated => "LifecycleExpiration:DeleteMarkerCreated",
         }
     }
 }
 
-/// Who made the change and under which request (for the event's identity fields).
+/// Who made the change and under which request (for the event's identity fields). An
+/// empty `account_id` is S3 itself (lifecycle expiration).
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
     pub account_id: String,
@@ -72,7 +84,40 @@ pub struct ObjectRef<'a> {
     pub seq: Option<u64>,
 }
 
+impl Origin {
+    /// S3 itself (the lifecycle job).
+    pub fn s3(delivered: bool) -> Self {
+        Self {
+            delivered,
+            ..Self::default()
+        }
+    }
+}
+
 impl<'a> ObjectRef<'a> {
+    /// A version that is being removed (no size or ETag; a new sequencer).
+    pub fn removed(ver: &'a ObjectVersion) -> Self {
+        Self {
+            key: &ver.key,
+            size: None,
+            etag: None,
+            version_id: Some(ver.version_id.as_str()),
+            seq: None,
+        }
+    }
+
+    /// An existing version whose subresources (tags, ACL) changed: no size, and a new
+    /// sequencer.
+    pub fn changed(ver: &'a ObjectVersion) -> Self {
+        Self {
+            key: &ver.key,
+            size: None,
+            etag: Some(ver.etag.as_str()),
+            version_id: Some(ver.version_id.as_str()),
+            seq: None,
+        }
+    }
+
     /// A version that was just written.
     pub fn written(ver: &'a ObjectVersion) -> Self {
         Self {
@@ -184,7 +229,11 @@ fn document(
             "awsRegion": bucket.region,
             "eventTime": iso8601(now_ms),
             "eventName": event.as_str(),
-            "userIdentity": {"principalId": format!("AWS:{}", origin.account_id)},
+            "userIdentity": {"principalId": if origin.account_id.is_empty() {
+                "s3.amazonaws.com".to_string()
+            } else {
+                format!("AWS:{}", origin.account_id)
+            }},
             "requestParameters": {"sourceIPAddress": "127.0.0.1"},
             "responseElements": {
                 "x-amz-request-id": origin.request_id,
@@ -291,6 +340,9 @@ mod tests {
         let removed = config(&["s3:ObjectRemoved:*"], &[]);
         assert!(matches_event(&removed, EventName::DeleteMarkerCreated));
         assert!(!matches_event(&removed, EventName::Post));
+        let tagging = config(&["s3:ObjectTagging:*"], &[]);
+        assert!(matches_event(&tagging, EventName::TaggingDelete));
+        assert!(!matches_event(&tagging, EventName::AclPut));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::error::{encode, Error};
 use crate::keys;
 use crate::listing::{etag, owned_bucket, owner, snapshot, timestamp, version_owner};
 use crate::meta::{self, Acl, BucketMeta, Grant, ObjectVersion};
+use crate::notify;
 use crate::write;
 use crate::{S3State, ALL_USERS, AUTHENTICATED_USERS};
 
@@ -201,26 +202,33 @@ pub async fn get_object_tagging(
 }
 
 /// Replaces the tags of one version; returns the version id S3 shows.
+#[allow(clippy::too_many_arguments)]
 async fn set_tags(
     state: &S3State,
     caller: &Option<crate::Caller>,
+    origin: notify::Origin,
+    event: notify::EventName,
     bucket: String,
     key: String,
     version_id: Option<String>,
     tags: Vec<(String, String)>,
 ) -> S3Result<Option<String>> {
     owned_bucket(snapshot(state)?.as_ref(), &bucket, caller)?;
-    let out = state
+    let now_ms = state.clock.now_millis();
+    let (shown, notified) = state
         .db
-        .write(move |txn| -> Result<Option<String>, Error> {
+        .write(move |txn| -> Result<(Option<String>, usize), Error> {
             let b = write::require_bucket(txn, &bucket)?;
             let mut ver = resolve_version(txn, &bucket, &key, version_id.as_deref())?;
             ver.tags = tags.clone();
             rewrite_version(txn, &bucket, &ver)?;
-            Ok(shown_version_id(&b, &ver))
+            let object = notify::ObjectRef::changed(&ver);
+            let notified = notify::record(txn, &b, event, &object, &origin, now_ms)?;
+            Ok((shown_version_id(&b, &ver), notified))
         })
         .await?;
-    Ok(out)
+    state.notifications.after_commit(notified);
+    Ok(shown)
 }
 
 pub async fn put_object_tagging(
@@ -228,6 +236,7 @@ pub async fn put_object_tagging(
     req: S3Request<PutObjectTaggingInput>,
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let caller = state.caller(&req);
+    let origin = state.origin(&req, &caller);
     let input = req.input;
     let tags: Vec<(String, String)> = input
         .tagging
@@ -244,6 +253,8 @@ pub async fn put_object_tagging(
     let version_id = set_tags(
         state,
         &caller,
+        origin,
+        notify::EventName::TaggingPut,
         input.bucket,
         input.key,
         input.version_id,
@@ -258,10 +269,13 @@ pub async fn delete_object_tagging(
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
     let caller = state.caller(&req);
+    let origin = state.origin(&req, &caller);
     let input = req.input;
     let version_id = set_tags(
         state,
         &caller,
+        origin,
+        notify::EventName::TaggingDelete,
         input.bucket,
         input.key,
         input.version_id,
@@ -543,6 +557,7 @@ pub async fn put_object_acl(
     req: S3Request<PutObjectAclInput>,
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
     let caller = state.caller(&req);
+    let origin = state.origin(&req, &caller);
     let input = req.input;
     let grant_headers = [
         ("FULL_CONTROL", input.grant_full_control.as_ref()),
@@ -583,16 +598,20 @@ pub async fn put_object_acl(
         .unwrap_or_default(),
     };
     let (bucket_name, key, version_id) = (input.bucket, input.key, input.version_id);
-    state
+    let now_ms = state.clock.now_millis();
+    let notified = state
         .db
-        .write(move |txn| -> Result<(), Error> {
-            write::require_bucket(txn, &bucket_name)?;
+        .write(move |txn| -> Result<usize, Error> {
+            let b = write::require_bucket(txn, &bucket_name)?;
             let mut ver = resolve_version(txn, &bucket_name, &key, version_id.as_deref())?;
             refuse_blocked_public_acl(txn, &bucket_name, Some(&acl))?;
             ver.acl = Some(acl.clone());
-            rewrite_version(txn, &bucket_name, &ver)
+            rewrite_version(txn, &bucket_name, &ver)?;
+            let object = notify::ObjectRef::changed(&ver);
+            notify::record(txn, &b, notify::EventName::AclPut, &object, &origin, now_ms)
         })
         .await?;
+    state.notifications.after_commit(notified);
     Ok(S3Response::new(PutObjectAclOutput {
         request_charged: None,
     }))
