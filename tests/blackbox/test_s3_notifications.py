@@ -151,6 +151,15 @@ def test_configurations_are_validated_as_s3_does(s3, lam, role):
                  LambdaFunctionArn=arn, Events=["s3:ObjectCreated:*"],
                  Filter={"Key": {"FilterRules": [{"Name": "prefix", "Value": "a"},
                                                  {"Name": "Prefix", "Value": "b"}]}})
+    # Two destinations one event could reach twice.
+    expect_error(s3.put_bucket_notification_configuration, "InvalidArgument", 400,
+                 "Configurations overlap. Configurations on the same bucket cannot share a "
+                 "common event type.",
+                 Bucket=src, NotificationConfiguration={"LambdaFunctionConfigurations": [
+                     {"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]},
+                     {"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:Put"],
+                      "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "a/"}]}}},
+                 ]})
     # Valid now; S3 gives a configuration without an Id one of its own.
     put(LambdaFunctionArn=arn, Events=["s3:ObjectCreated:*"])
     got = s3.get_bucket_notification_configuration(Bucket=src)["LambdaFunctionConfigurations"]

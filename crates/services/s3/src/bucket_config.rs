@@ -822,6 +822,55 @@ fn validate_notification_target(
     Ok(())
 }
 
+/// The prefix and suffix of a destination's key filter ("" when absent).
+fn filter_affixes(filter: Option<&NotificationConfigurationFilter>) -> (String, String) {
+    let (mut prefix, mut suffix) = (String::new(), String::new());
+    let rules = filter
+        .and_then(|f| f.key.as_ref())
+        .and_then(|k| k.filter_rules.as_ref());
+    for r in rules.into_iter().flatten() {
+        let value = r.value.clone().unwrap_or_default();
+        match r.name.as_ref().map(|n| n.as_str().to_ascii_lowercase()) {
+            Some(n) if n == "prefix" => prefix = value,
+            Some(n) if n == "suffix" => suffix = value,
+            _ => {}
+        }
+    }
+    (prefix, suffix)
+}
+
+/// Two event types share events (`s3:ObjectCreated:*` covers `s3:ObjectCreated:Put`).
+fn events_overlap(a: &str, b: &str) -> bool {
+    let covers = |wide: &str, narrow: &str| {
+        wide.strip_suffix('*')
+            .is_some_and(|stem| narrow.starts_with(stem))
+    };
+    a == b || covers(a, b) || covers(b, a)
+}
+
+/// S3 refuses two destinations that one event could reach twice: a common event type
+/// and key filters that can match the same key (one prefix starts the other, one suffix
+/// ends the other).
+fn refuse_overlaps(targets: &[(Vec<String>, String, String)]) -> S3Result<()> {
+    for (i, (events_a, prefix_a, suffix_a)) in targets.iter().enumerate() {
+        for (events_b, prefix_b, suffix_b) in targets.iter().skip(i + 1) {
+            let common_event = events_a
+                .iter()
+                .any(|a| events_b.iter().any(|b| events_overlap(a, b)));
+            let prefixes =
+                prefix_a.starts_with(prefix_b.as_str()) || prefix_b.starts_with(prefix_a.as_str());
+            let suffixes =
+                suffix_a.ends_with(suffix_b.as_str()) || suffix_b.ends_with(suffix_a.as_str());
+            if common_event && prefixes && suffixes {
+                return Err(invalid_notification(
+                    "Configurations overlap. Configurations on the same bucket cannot share a common event type.",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A configuration without an Id gets one, as S3 assigns it (GetBucketNotification
 /// reports it, and events carry it as `configurationId`).
 fn assign_id(id: &mut Option<String>) {
@@ -846,6 +895,26 @@ pub async fn put_bucket_notification_configuration(
     for t in c.topic_configurations.iter().flatten() {
         validate_notification_target(&t.events, t.filter.as_ref())?;
     }
+    let mut targets: Vec<(Vec<String>, String, String)> = Vec::new();
+    let events = |events: &[Event]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| AsRef::<str>::as_ref(e).to_string())
+            .collect()
+    };
+    for t in c.lambda_function_configurations.iter().flatten() {
+        let (p, x) = filter_affixes(t.filter.as_ref());
+        targets.push((events(&t.events), p, x));
+    }
+    for t in c.queue_configurations.iter().flatten() {
+        let (p, x) = filter_affixes(t.filter.as_ref());
+        targets.push((events(&t.events), p, x));
+    }
+    for t in c.topic_configurations.iter().flatten() {
+        let (p, x) = filter_affixes(t.filter.as_ref());
+        targets.push((events(&t.events), p, x));
+    }
+    refuse_overlaps(&targets)?;
     for t in c.lambda_function_configurations.iter_mut().flatten() {
         assign_id(&mut t.id);
     }
@@ -1259,4 +1328,48 @@ pub fn put_raw<T: Serialize>(
 ) -> Result<(), Error> {
     txn.put(&keys::bucket_config(bucket, kind), &encode(value))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(events: &[&str], prefix: &str, suffix: &str) -> (Vec<String>, String, String) {
+        (
+            events.iter().map(|e| (*e).to_string()).collect(),
+            prefix.to_string(),
+            suffix.to_string(),
+        )
+    }
+
+    #[test]
+    fn overlapping_notification_targets() {
+        assert!(events_overlap("s3:ObjectCreated:*", "s3:ObjectCreated:Put"));
+        assert!(!events_overlap(
+            "s3:ObjectCreated:*",
+            "s3:ObjectRemoved:Delete"
+        ));
+        assert!(!events_overlap(
+            "s3:ObjectCreated:Put",
+            "s3:ObjectCreated:Copy"
+        ));
+        let created = ["s3:ObjectCreated:*"];
+        // Same events, filters that can match one key: refused.
+        assert!(refuse_overlaps(&[target(&created, "", ""), target(&created, "in/", "")]).is_err());
+        assert!(refuse_overlaps(&[
+            target(&created, "in/", ".jpg"),
+            target(&["s3:ObjectCreated:Put"], "in/photos/", "")
+        ])
+        .is_err());
+        // Disjoint prefixes, disjoint suffixes, or different events: accepted.
+        assert!(refuse_overlaps(&[target(&created, "a/", ""), target(&created, "b/", "")]).is_ok());
+        assert!(
+            refuse_overlaps(&[target(&created, "", ".jpg"), target(&created, "", ".png")]).is_ok()
+        );
+        assert!(refuse_overlaps(&[
+            target(&created, "", ""),
+            target(&["s3:ObjectRemoved:*"], "", "")
+        ])
+        .is_ok());
+    }
 }
