@@ -1216,22 +1216,9 @@ impl StoredLogging {
         let grants: Vec<TargetGrant> = self
             .target_grants
             .iter()
-            .map(|g| {
-                let (id, uri, email) = match g.grantee_type.as_str() {
-                    Type::CANONICAL_USER => (Some(g.grantee.clone()), None, None),
-                    Type::GROUP => (None, Some(g.grantee.clone()), None),
-                    _ => (None, None, Some(g.grantee.clone())),
-                };
-                TargetGrant {
-                    grantee: Some(Grantee {
-                        display_name: g.display_name.clone(),
-                        email_address: email,
-                        id,
-                        type_: Type::from(g.grantee_type.clone()),
-                        uri,
-                    }),
-                    permission: Some(BucketLogsPermission::from(g.permission.clone())),
-                }
+            .map(|g| TargetGrant {
+                grantee: Some(crate::buckets::grantee_of(g)),
+                permission: Some(BucketLogsPermission::from(g.permission.clone())),
             })
             .collect();
         let target_object_key_format = match self.key_format.as_deref() {

@@ -743,23 +743,28 @@ pub fn acl_grants(owner_account: &str, acl: &Option<Acl>) -> Vec<Grant> {
         {
             continue;
         }
-        let (id, uri, email) = match g.grantee_type.as_str() {
-            "CanonicalUser" => (Some(g.grantee.clone()), None, None),
-            "Group" => (None, Some(g.grantee.clone()), None),
-            _ => (None, None, Some(g.grantee.clone())),
-        };
         out.push(Grant {
-            grantee: Some(Grantee {
-                display_name: g.display_name.clone(),
-                email_address: email,
-                id,
-                type_: Type::from(g.grantee_type.clone()),
-                uri,
-            }),
+            grantee: Some(grantee_of(g)),
             permission: Some(Permission::from(g.permission.clone())),
         });
     }
     out
+}
+
+/// A stored grant's grantee as the S3 DTO (the id, URI or e-mail by its type).
+pub(crate) fn grantee_of(g: &MetaGrant) -> Grantee {
+    let (id, uri, email) = match g.grantee_type.as_str() {
+        "CanonicalUser" => (Some(g.grantee.clone()), None, None),
+        "Group" => (None, Some(g.grantee.clone()), None),
+        _ => (None, None, Some(g.grantee.clone())),
+    };
+    Grantee {
+        display_name: g.display_name.clone(),
+        email_address: email,
+        id,
+        type_: Type::from(g.grantee_type.clone()),
+        uri,
+    }
 }
 
 pub async fn get_bucket_acl(
