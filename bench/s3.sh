@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # S3 benchmark: nimbus side by side with s3rver (npm) and moto (PyPI, `moto_server`) on this
-# machine, and nimbus's large-object throughput against the disk itself.
+# machine, and nimbus's large-object throughput against the disk itself. nimbus runs twice:
+# in its durable default, and with `--sync none`, the peers' own durability (neither ever
+# fsyncs).
 #
 #  1. 4 KiB PutObject and GetObject ops/s, driven by nimbus-loadgen with correctly signed
 #     requests (SigV4, body hash signed, path-style `/bucket/key`, a fixed key space that is
@@ -11,13 +13,16 @@
 #     `cat file > /dev/null` of the same bytes, both from a warm page cache; and 1 GiB
 #     PutObject (curl -T of a cached file, nimbus's default durable mode: fsync before the
 #     object becomes visible) as a percentage of `dd if=/dev/zero bs=1M count=1024
-#     conv=fsync`. Medians of BENCH_BIG_ROUNDS.
+#     conv=fsync`. Medians of BENCH_BIG_ROUNDS. Two references say what bounds each:
+#     the same file sent by a sendfile(2) HTTP server to the same curl (what loopback TCP
+#     carries at best on this machine), and `md5sum` of the file (a PutObject's ETag is
+#     the body's MD5, a serial pass over every byte).
 #
 # Usage: bench/s3.sh                (about 5 minutes; a benchmark, not a test)
 # Knobs: BENCH_SECONDS (measured seconds per run, default 10), BENCH_WARMUP (2s),
-#        BENCH_ROUNDS (3), BENCH_KEYS (preloaded keys, default 1000), OBJECT_SIZE (4096),
+#        BENCH_ROUNDS (3; 0 runs only part 2), BENCH_KEYS (preloaded keys, default 1000), OBJECT_SIZE (4096),
 #        GET_CONNS (64), PUT_CONNS (64), LOADGEN_THREADS (1), LOADGEN_CLIENT (replay|hyper),
-#        BENCH_ONLY (subset of: nimbus s3rver moto), BENCH_BIG (1 to run part 2, default 1),
+#        BENCH_ONLY (subset of: nimbus sync-none s3rver moto), BENCH_BIG (1 to run part 2, default 1),
 #        BENCH_BIG_MB (1024), BENCH_BIG_ROUNDS (3), BENCH_PROFILE (release; `dev` only to
 #        check the script itself quickly), BENCH_BUILD (0: use the binaries already built),
 #        BENCH_PEERS_DIR (where s3rver and moto are
@@ -36,7 +41,7 @@ GET_CONNS=${GET_CONNS:-64}
 PUT_CONNS=${PUT_CONNS:-64}
 LG_THREADS=${LOADGEN_THREADS:-1}
 LG_CLIENT=${LOADGEN_CLIENT:-replay}
-ONLY=${BENCH_ONLY:-"nimbus s3rver moto"}
+ONLY=${BENCH_ONLY:-"nimbus sync-none s3rver moto"}
 BIG=${BENCH_BIG:-1}
 BIG_MB=${BENCH_BIG_MB:-1024}
 BIG_ROUNDS=${BENCH_BIG_ROUNDS:-3}
@@ -114,6 +119,34 @@ def table(path):
 def median(values):
     return statistics.median(float(v) for v in values)
 
+def sendfile_server(path, port):
+    """The loopback ceiling for a download: an HTTP server that hands the file to the
+    kernel with sendfile (no copy through user space at all), one request at a time."""
+    import os
+    size = os.path.getsize(path)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(8)
+    while True:
+        conn, _ = srv.accept()
+        # A probe (waitport) connects and hangs up; a client may go away mid-body.
+        try:
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    got = conn.recv(65536)
+                    if not got:
+                        break
+                    head += got
+                if b"\r\n\r\n" not in head:
+                    continue
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size)
+                with open(path, "rb") as f:
+                    conn.sendfile(f)
+        except OSError:
+            pass
+
 cmd, args = sys.argv[1], sys.argv[2:]
 if cmd == "freeport":
     print(freeport())
@@ -123,6 +156,8 @@ elif cmd == "table":
     table(args[0])
 elif cmd == "median":
     print(f"{median(args):.1f}")
+elif cmd == "sendfile-server":
+    sendfile_server(args[0], int(args[1]))
 elif cmd == "pct":
     print(f"{100.0 * float(args[0]) / float(args[1]):.0f}%")
 PY
@@ -157,6 +192,8 @@ start_server() { # start_server NAME -> sets PORT, SERVER_PID, KEY_ARGS
     KEY_ARGS=(--access-key test --secret-key test)
     case $name in
         nimbus) "$NIMBUS" up --bind "127.0.0.1:$PORT" --data-dir "$WORK/data-$name" >"$log" 2>&1 & ;;
+        # Durability relaxed to the peers' level: neither s3rver nor moto ever fsyncs.
+        sync-none) "$NIMBUS" up --bind "127.0.0.1:$PORT" --data-dir "$WORK/data-$name" --sync none >"$log" 2>&1 & ;;
         # -s: no per-request logging (it would be most of s3rver's work).
         s3rver) "$S3RVER" -d "$WORK/data-$name" -a 127.0.0.1 -p "$PORT" -s >"$log" 2>&1 &
                 KEY_ARGS=(--access-key S3RVER --secret-key S3RVER) ;;
@@ -201,9 +238,11 @@ for ROUND in $(seq 1 "$ROUNDS"); do
     done
 done
 
-echo
-echo "== results: 4 KiB objects ($(nproc) cores, $ROUNDS rounds, ${SECONDS_PER_RUN}s per run after ${WARMUP} warmup, loadgen threads $LG_THREADS, client $LG_CLIENT)"
-$LIB table "$RESULTS"
+if [ "$ROUNDS" -gt 0 ]; then
+    echo
+    echo "== results: 4 KiB objects ($(nproc) cores, $ROUNDS rounds, ${SECONDS_PER_RUN}s per run after ${WARMUP} warmup, loadgen threads $LG_THREADS, client $LG_CLIENT)"
+    $LIB table "$RESULTS"
+fi
 
 if [ "$BIG" = 1 ]; then
     echo
@@ -232,21 +271,34 @@ if [ "$BIG" = 1 ]; then
         [ "$code" = 200 ] || { echo "GET answered $code" >&2; return 1; }
     }
     cat "$BIGFILE" >/dev/null # warm the page cache for cat and for curl -T
-    CAT=() DD=() PUT=() GET=()
+    # What loopback TCP and curl carry at best: the same file from a sendfile server.
+    SF_PORT=$($LIB freeport)
+    $LIB sendfile-server "$BIGFILE" "$SF_PORT" &
+    PIDS+=($!)
+    $LIB waitport "$SF_PORT" 10 || { echo "the sendfile server did not come up"; exit 1; }
+    curl_sendfile() {
+        curl -sS -o /dev/null "http://127.0.0.1:$SF_PORT/big.bin"
+    }
+    CAT=() DD=() PUT=() GET=() SF=() MD5=()
     for r in $(seq 1 "$BIG_ROUNDS"); do
         DD+=("$(mbps "$(timed dd if=/dev/zero of="$WORK/dd.out" bs=1M count="$BIG_MB" conv=fsync status=none)")")
         rm -f "$WORK/dd.out"
         PUT+=("$(mbps "$(timed curl_put)")")
+        MD5+=("$(mbps "$(timed md5sum "$BIGFILE")")")
         curl_get # warm: the object's blob, as cat reads a cached file
         GET+=("$(mbps "$(timed curl_get)")")
+        SF+=("$(mbps "$(timed curl_sendfile)")")
         CAT+=("$(mbps "$(timed cat "$BIGFILE")")")
-        echo "    round $r: dd ${DD[-1]} MiB/s, PutObject ${PUT[-1]} MiB/s, cat ${CAT[-1]} MiB/s, GetObject ${GET[-1]} MiB/s"
+        echo "    round $r: dd ${DD[-1]} MiB/s, PutObject ${PUT[-1]} MiB/s, md5sum ${MD5[-1]} MiB/s, cat ${CAT[-1]} MiB/s, GetObject ${GET[-1]} MiB/s, sendfile server ${SF[-1]} MiB/s"
     done
     stop_server
     M_DD=$($LIB median "${DD[@]}"); M_PUT=$($LIB median "${PUT[@]}")
     M_CAT=$($LIB median "${CAT[@]}"); M_GET=$($LIB median "${GET[@]}")
+    M_SF=$($LIB median "${SF[@]}"); M_MD5=$($LIB median "${MD5[@]}")
     echo
     echo "== results: ${BIG_MB} MiB objects (medians of $BIG_ROUNDS)"
     echo "    GetObject ${M_GET} MiB/s = $($LIB pct "$M_GET" "$M_CAT") of cat > /dev/null (${M_CAT} MiB/s)"
+    echo "              = $($LIB pct "$M_GET" "$M_SF") of a sendfile server to the same curl (${M_SF} MiB/s = $($LIB pct "$M_SF" "$M_CAT") of cat: the loopback ceiling)"
     echo "    PutObject ${M_PUT} MiB/s = $($LIB pct "$M_PUT" "$M_DD") of dd conv=fsync (${M_DD} MiB/s)"
+    echo "              = $($LIB pct "$M_PUT" "$M_MD5") of md5sum alone (${M_MD5} MiB/s: the ETag is the body's MD5, one serial pass)"
 fi

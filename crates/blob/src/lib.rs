@@ -30,6 +30,12 @@ pub const READ_CHUNK_BYTES: usize = 1024 * 1024;
 /// Writes are buffered up to this many bytes before they reach the file.
 const WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 
+/// After this many bytes written since the last sync started, a large blob starts an
+/// `fdatasync` in the background while the upload goes on. The device then writes the
+/// blob as it arrives, and the fsync in [`BlobWriter::finish`] (which the client waits
+/// for) only has the tail left, not the whole blob's dirty pages.
+const SYNC_BEHIND_BYTES: u64 = 16 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
     #[error("blob I/O error: {0}")]
@@ -63,6 +69,42 @@ pub struct BlobStore {
 /// A write of one buffered chunk, running on the blocking pool; it hands the file back.
 type WriteTask = tokio::task::JoinHandle<(std::fs::File, std::io::Result<()>)>;
 
+/// Write-behind for large blobs: at most one background `fdatasync` in flight, started
+/// every [`SYNC_BEHIND_BYTES`]. Its error fails the blob, like the final fsync's would.
+#[derive(Default)]
+struct SyncBehind {
+    unsynced: u64,
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl SyncBehind {
+    /// Counts `n` bytes handed to the file; starts a background sync of `file` when
+    /// enough have piled up and none is running. Surfaces a finished sync's error.
+    async fn wrote(&mut self, file: &std::fs::File, n: u64) -> std::io::Result<()> {
+        self.unsynced += n;
+        if self.unsynced < SYNC_BEHIND_BYTES {
+            return Ok(());
+        }
+        if self.running.as_ref().is_some_and(|t| !t.is_finished()) {
+            return Ok(());
+        }
+        self.wait().await?;
+        // A second descriptor of the same file: the sync runs beside the next writes.
+        let dup = file.try_clone()?;
+        self.unsynced = 0;
+        self.running = Some(tokio::task::spawn_blocking(move || dup.sync_data()));
+        Ok(())
+    }
+
+    /// Waits for the sync in flight, if any, and returns its result.
+    async fn wait(&mut self) -> std::io::Result<()> {
+        match self.running.take() {
+            Some(task) => task.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}
+
 enum Sink {
     /// Writes are pipelined: while one chunk is written on the blocking pool, the caller
     /// goes on (hashing and buffering the next one), so hashing and disk I/O overlap.
@@ -74,6 +116,7 @@ enum Sink {
         path: PathBuf,
         tmp_dir: PathBuf,
         buf: BytesMut,
+        behind: SyncBehind,
     },
     Memory {
         buf: BytesMut,
@@ -175,6 +218,7 @@ impl BlobStore {
                     path,
                     tmp_dir: root.join("tmp"),
                     buf: BytesMut::with_capacity(WRITE_BUFFER_BYTES),
+                    behind: SyncBehind::default(),
                 }
             }
             Backend::Memory { blobs } => Sink::Memory {
@@ -381,12 +425,16 @@ impl BlobWriter {
                 Ok(())
             }
             Some(Sink::Disk {
-                file, pending, buf, ..
+                file,
+                pending,
+                buf,
+                behind,
+                ..
             }) => {
                 buf.extend_from_slice(data);
                 if buf.len() >= WRITE_BUFFER_BYTES {
                     let chunk = buf.split().freeze();
-                    start_write(file, pending, chunk).await?;
+                    start_write(file, pending, chunk, Some(behind)).await?;
                 }
                 Ok(())
             }
@@ -411,13 +459,15 @@ impl BlobWriter {
                 mut buf,
                 tmp_dir,
                 path,
+                mut behind,
             }) => {
                 let synced = async {
                     if !buf.is_empty() {
                         let chunk = buf.split().freeze();
-                        start_write(&mut file, &mut pending, chunk).await?;
+                        start_write(&mut file, &mut pending, chunk, None).await?;
                     }
                     let f = take_file(&mut file, &mut pending).await?;
+                    behind.wait().await?;
                     tokio::task::spawn_blocking(move || f.sync_all())
                         .await
                         .map_err(std::io::Error::other)??;
@@ -464,13 +514,18 @@ async fn take_file(
         .ok_or_else(|| std::io::Error::other("blob file lost by an earlier failed write"))
 }
 
-/// Waits for the write in flight (surfacing its error), then starts writing `chunk`.
+/// Waits for the write in flight (surfacing its error), then starts writing `chunk`;
+/// with `behind`, first starts a background sync of what is written if it is time to.
 async fn start_write(
     file: &mut Option<std::fs::File>,
     pending: &mut Option<WriteTask>,
     chunk: Bytes,
+    behind: Option<&mut SyncBehind>,
 ) -> std::io::Result<()> {
     let f = take_file(file, pending).await?;
+    if let Some(b) = behind {
+        b.wrote(&f, chunk.len() as u64).await?;
+    }
     *pending = Some(tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let res = (&f).write_all(&chunk);
@@ -644,6 +699,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path()).unwrap();
         roundtrip(&store).await;
+    }
+
+    #[tokio::test]
+    async fn large_blobs_sync_behind_and_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let data = pattern(40 * 1024 * 1024 + 123);
+        let mut w = store.writer().unwrap();
+        for piece in data.chunks(300_000) {
+            w.write(piece).await.unwrap();
+        }
+        // 40 MiB is past SYNC_BEHIND_BYTES twice: background syncs were started, and
+        // what is left unsynced is less than what was written.
+        let Some(Sink::Disk { behind, .. }) = &w.sink else {
+            panic!("a disk writer");
+        };
+        assert!(behind.running.is_some());
+        assert!(behind.unsynced < SYNC_BEHIND_BYTES);
+        let id = w.id().to_string();
+        assert_eq!(w.finish().await.unwrap(), data.len() as u64);
+        store.publish(&id).await.unwrap();
+        let back = collect(store.read(&id, 0, u64::MAX).await.unwrap()).await;
+        assert!(back == data, "the blob reads back byte for byte");
     }
 
     #[tokio::test]
