@@ -29,7 +29,7 @@ impl FjallEngine {
         let db = Database::builder(dir.join(DIR_NAME))
             .cache_size(cache_bytes as u64)
             // Two background threads, so that a memtable flush need not wait for a long
-            // compaction: with one, the active memtable outgrew its 4 MiB under sustained
+            // compaction: with one, a 4 MiB active memtable outgrew its size under sustained
             // writes (measured up to 67 MiB); with two it stayed under 17 MiB.
             .worker_threads(2)
             // Sealed memtables wait in memory until flushed; the journal cap is what bounds
