@@ -18,7 +18,7 @@
 #     carries at best on this machine), and `md5sum` of the file (a PutObject's ETag is
 #     the body's MD5, a serial pass over every byte).
 #
-# Usage: bench/s3.sh                (about 5 minutes; a benchmark, not a test)
+# Usage: bench/s3.sh                (about 12 minutes; a benchmark, not a test)
 # Knobs: BENCH_SECONDS (measured seconds per run, default 10), BENCH_WARMUP (2s),
 #        BENCH_ROUNDS (3; 0 runs only part 2), BENCH_KEYS (preloaded keys, default 1000), OBJECT_SIZE (4096),
 #        GET_CONNS (64), PUT_CONNS (64), LOADGEN_THREADS (1), LOADGEN_CLIENT (replay|hyper),
