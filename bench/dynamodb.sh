@@ -37,8 +37,12 @@ RESULTS=$WORK/results.jsonl
 PIDS=()
 
 cleanup() {
+    # A process still running here exits by the signal, and `wait` reports that (143): it
+    # must not become the script's exit status under `set -e`.
     for pid in "${PIDS[@]:-}"; do
-        [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+        if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+        fi
     done
     rm -rf "$WORK"
 }
