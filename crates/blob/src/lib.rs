@@ -710,13 +710,15 @@ mod tests {
         for piece in data.chunks(300_000) {
             w.write(piece).await.unwrap();
         }
-        // 40 MiB is past SYNC_BEHIND_BYTES twice: background syncs were started, and
-        // what is left unsynced is less than what was written.
+        // 40 MiB is past SYNC_BEHIND_BYTES: a background sync was started, so what is
+        // left unsynced is less than what was written. How much less depends on whether
+        // the first sync finished before the second threshold (a slow disk keeps one
+        // running and the count grows past SYNC_BEHIND_BYTES), so only that is asserted.
         let Some(Sink::Disk { behind, .. }) = &w.sink else {
             panic!("a disk writer");
         };
         assert!(behind.running.is_some());
-        assert!(behind.unsynced < SYNC_BEHIND_BYTES);
+        assert!(behind.unsynced <= data.len() as u64 - SYNC_BEHIND_BYTES);
         let id = w.id().to_string();
         assert_eq!(w.finish().await.unwrap(), data.len() as u64);
         store.publish(&id).await.unwrap();
