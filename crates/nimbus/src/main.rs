@@ -4,6 +4,14 @@
 //! defaults), checks the credential rules, starts a small tokio runtime and serves
 //! every service on one port until SIGTERM/Ctrl-C.
 
+/// mimalloc rather than glibc's allocator: per request nimbus allocates and frees many
+/// small buffers across threads (hyper's read buffers, records, SigV4 strings), and glibc
+/// spent about 15% of a 4 KiB PutObject's CPU in `malloc`/`free`/`malloc_consolidate`.
+/// Measured in alternating runs: 155-170 µs of CPU per PutObject against 171-194 µs,
+/// for about 1 MB more idle RSS.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod auth;
 mod config;
 mod errors;

@@ -363,6 +363,7 @@ impl Services {
                 lifecycle_interval_ms: self.options.s3_lifecycle_interval_ms,
                 ..S3Config::default()
             },
+            owners: Default::default(),
         });
         nimbus_s3::startup_recovery(&state)
             .await

@@ -858,6 +858,7 @@ mod tests {
         let st = state();
         let st = S3State {
             notifications: crate::NotificationHooks::default(),
+            owners: Default::default(),
             db: st.db.clone(),
             blobs: Arc::new(BlobStore::open(dir.path()).unwrap()),
             clock: st.clock.clone(),

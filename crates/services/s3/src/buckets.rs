@@ -415,6 +415,7 @@ pub async fn delete_bucket(
             Ok(())
         })
         .await?;
+    state.owners.forget(&req.input.bucket);
     Ok(S3Response::with_status(
         DeleteBucketOutput {},
         http::StatusCode::NO_CONTENT,

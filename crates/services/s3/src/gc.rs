@@ -152,6 +152,7 @@ mod tests {
         let base = S3State::for_tests(Arc::new(ManualClock::new(0)));
         S3State {
             notifications: crate::NotificationHooks::default(),
+            owners: Default::default(),
             db: base.db.clone(),
             blobs: Arc::new(BlobStore::open(dir).unwrap()),
             clock: base.clock.clone(),

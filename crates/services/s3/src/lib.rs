@@ -19,6 +19,7 @@ pub mod multipart;
 pub mod notify;
 pub mod object_config;
 pub mod objects;
+pub mod owners;
 pub mod website;
 pub mod write;
 
@@ -115,6 +116,8 @@ pub struct S3State {
     pub config: S3Config,
     /// What the notification machinery needs from outside S3 (see [`NotificationHooks`]).
     pub notifications: NotificationHooks,
+    /// Bucket owners as last read: the early checks of uploads (see [`owners`]).
+    pub owners: owners::BucketOwners,
 }
 
 /// Why a Lambda destination of a notification configuration cannot be used.
@@ -189,6 +192,7 @@ impl S3State {
             credentials: Arc::new(nimbus_iam::StaticCredentials::default()),
             config: S3Config::default(),
             notifications: NotificationHooks::default(),
+            owners: Default::default(),
         })
     }
 }

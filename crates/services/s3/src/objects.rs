@@ -452,12 +452,23 @@ async fn commit_object(
     }
 }
 
-/// Refuses early (before reading a byte of the body) what the commit would refuse anyway.
-fn precheck_bucket(state: &S3State, bucket: &str, caller: &Option<Caller>) -> S3Result<BucketMeta> {
-    let snap = snapshot(state)?;
-    let b = write::require_bucket(snap.as_ref(), bucket)?;
-    check_owner(&b, caller)?;
-    Ok(b)
+/// Refuses early (before reading a byte of the body) what the commit would refuse anyway:
+/// a missing bucket, another account's bucket. The owner comes from [`S3State::owners`]
+/// when known; the commit reads the bucket again and decides.
+fn precheck_bucket(state: &S3State, bucket: &str, caller: &Option<Caller>) -> S3Result<()> {
+    let owner = match state.owners.get(bucket) {
+        Some(owner) => owner,
+        None => {
+            let snap = snapshot(state)?;
+            let b = write::require_bucket(snap.as_ref(), bucket)?;
+            state.owners.remember(bucket, &b.account_id);
+            b.account_id
+        }
+    };
+    match caller {
+        Some(c) if c.account_id != owner => Err(err("AccessDenied", "Access Denied", 403)),
+        _ => Ok(()),
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -1424,8 +1435,7 @@ pub async fn copy_object(
     let new_storage = storage_class(&input.storage_class)?;
     let sse_alg = sse(&input.server_side_encryption)?;
     let acl = object_acl(&input.acl)?;
-    let dst = precheck_bucket(state, &input.bucket, &caller)?;
-    let _ = dst;
+    precheck_bucket(state, &input.bucket, &caller)?;
 
     let snap = snapshot(state)?;
     let src_b = write::require_bucket(snap.as_ref(), &src_bucket)?;
@@ -1659,6 +1669,45 @@ mod tests {
 
     fn pattern(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn upload_prechecks_use_known_owners_and_the_commit_decides() {
+        let (st, _) = setup();
+        let input = |bucket: &str| {
+            PutObjectInput::builder()
+                .bucket(bucket.into())
+                .key("k".into())
+                .body(blob(b"data"))
+                .build()
+                .unwrap()
+        };
+        // A missing bucket is not remembered: once it exists, uploads go through.
+        let e = put_object(&st, req(input("later"))).await.unwrap_err();
+        assert_eq!(e.code(), &S3ErrorCode::NoSuchBucket);
+        assert_eq!(st.owners.get("later"), None);
+        make_bucket(&st, "later", None).await;
+        put(&st, "later", "k", b"one").await;
+        assert_eq!(
+            st.owners.get("later").as_deref(),
+            Some(nimbus_core::ROOT_ACCOUNT_ID)
+        );
+        // The bucket goes away behind the cache's back (another node): the precheck
+        // passes on the remembered owner, the commit refuses, nothing is written.
+        st.db
+            .write(|t| -> Result<(), Error> {
+                t.delete(&keys::bucket("later"))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let e = put_object(&st, req(input("later"))).await.unwrap_err();
+        assert_eq!(e.code(), &S3ErrorCode::NoSuchBucket);
+        // Another account's bucket (the caller here is the root account) is refused
+        // before the body is read, from the remembered owner alone.
+        st.owners.remember("theirs", "111111111111");
+        let e = put_object(&st, req(input("theirs"))).await.unwrap_err();
+        assert_eq!(e.code(), &S3ErrorCode::AccessDenied);
     }
 
     #[tokio::test]
