@@ -145,8 +145,13 @@ fn reported_version_id(bucket: &BucketMeta, ver: &ObjectVersion) -> Option<Strin
 /// The caller must own the bucket, unless anonymous (an anonymous request got past the
 /// access check through a public ACL).
 fn check_owner(bucket: &BucketMeta, caller: &Option<Caller>) -> Result<(), Error> {
+    check_owner_account(&bucket.account_id, caller)
+}
+
+/// [`check_owner`] with only the owning account at hand.
+fn check_owner_account(owner: &str, caller: &Option<Caller>) -> Result<(), Error> {
     match caller {
-        Some(c) if c.account_id != bucket.account_id => {
+        Some(c) if c.account_id != owner => {
             Err(Error::S3(err("AccessDenied", "Access Denied", 403)))
         }
         _ => Ok(()),
@@ -465,10 +470,7 @@ fn precheck_bucket(state: &S3State, bucket: &str, caller: &Option<Caller>) -> S3
             b.account_id
         }
     };
-    match caller {
-        Some(c) if c.account_id != owner => Err(err("AccessDenied", "Access Denied", 403)),
-        _ => Ok(()),
-    }
+    Ok(check_owner_account(&owner, caller)?)
 }
 
 // ---------------------------------------------------------------------------------
