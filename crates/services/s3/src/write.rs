@@ -76,12 +76,8 @@ pub fn get_version(
     version_id: &str,
 ) -> Result<Option<ObjectVersion>, Error> {
     let seq = if version_id == "null" {
-        match txn.get(&keys::null_version(bucket, key))? {
-            Some(v) => u64::from_be_bytes(
-                v.as_slice()
-                    .try_into()
-                    .map_err(|_| Error::Corrupt("null version".into()))?,
-            ),
+        match null_version_seq(txn, bucket, key)? {
+            Some(seq) => seq,
             None => return Ok(None),
         }
     } else {
@@ -150,7 +146,7 @@ pub fn put_version(
     } else {
         ver.version_id = "null".to_string();
         let nk = keys::null_version(&bucket.name, &ver.key);
-        if let Some(old) = null_version_head(txn, &nk, &bucket.name, &ver.key)? {
+        if let Some(old) = null_version_head(txn, &bucket.name, &ver.key)? {
             txn.delete(&keys::version(&bucket.name, &ver.key, old.seq))?;
             discard_blobs(txn, &old.blobs)?;
             replaced = Some(old.blobs);
@@ -162,21 +158,27 @@ pub fn put_version(
     Ok(replaced)
 }
 
+/// The sequence number the key's `null`-version pointer names, if it has one.
+fn null_version_seq(txn: &dyn ReadTxn, bucket: &str, key: &str) -> Result<Option<u64>, Error> {
+    match txn.get(&keys::null_version(bucket, key))? {
+        Some(v) => Ok(Some(u64::from_be_bytes(
+            v.as_slice()
+                .try_into()
+                .map_err(|_| Error::Corrupt("null version".into()))?,
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// The key's `null` version (as [`get_version`] with `null` finds it), partly decoded.
 fn null_version_head(
     txn: &dyn ReadTxn,
-    null_key: &[u8],
     bucket: &str,
     key: &str,
 ) -> Result<Option<NullVersionHead>, Error> {
-    let Some(v) = txn.get(null_key)? else {
+    let Some(seq) = null_version_seq(txn, bucket, key)? else {
         return Ok(None);
     };
-    let seq = u64::from_be_bytes(
-        v.as_slice()
-            .try_into()
-            .map_err(|_| Error::Corrupt("null version".into()))?,
-    );
     match txn.get(&keys::version(bucket, key, seq))? {
         Some(v) => {
             let head: NullVersionHead = decode("object version", &v)?;
