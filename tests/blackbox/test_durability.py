@@ -167,3 +167,27 @@ def test_data_dir_is_created(server_factory, tmp_path):
     assert any(os.scandir(data)), "nothing written to the data dir"
     status, body = helpers.health(srv.url)
     assert status == 200 and json.loads(body)
+
+
+def _work_dir(srv) -> str:
+    # Rust's std::env::temp_dir(): $TMPDIR, else /tmp.
+    return os.path.join(os.environ.get("TMPDIR") or "/tmp", f"nimbus-{srv.port}-{srv.proc.pid}")
+
+
+def test_next_start_removes_the_work_directory_of_a_killed_process(server_factory, tmp_path):
+    killed = server_factory(data_dir=str(tmp_path / "a")).start()
+    killed_dir = _work_dir(killed)
+    assert os.path.isdir(killed_dir)
+    killed.kill()  # SIGKILL: the process cannot clean up after itself
+    assert os.path.isdir(killed_dir), "nothing but the next start should remove it"
+
+    alive = server_factory(data_dir=str(tmp_path / "b")).start()
+    deadline = time.monotonic() + 10
+    while os.path.exists(killed_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(killed_dir)
+    # The running process's own directory is left alone, and removed at its clean exit.
+    alive_dir = _work_dir(alive)
+    assert os.path.isdir(alive_dir)
+    assert alive.stop() == 0
+    assert not os.path.exists(alive_dir)
