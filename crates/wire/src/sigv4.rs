@@ -25,7 +25,7 @@ use std::borrow::Cow;
 
 pub use canonical::{
     canonical_query, canonical_request, canonical_uri, percent_decode, sha256_hex, string_to_sign,
-    uri_encode, CanonicalInput, UriEncoding, EMPTY_SHA256,
+    string_to_sign_parts, uri_encode, CanonicalInput, UriEncoding, EMPTY_SHA256,
 };
 pub use error::{SigV4Error, CORAL_SERVICE_PREFIX};
 pub use key::{
@@ -543,12 +543,11 @@ pub fn validate<'a>(
             scope.terminator
         ));
     }
-    let date_stamp = time.date_stamp();
-    if *scope.date != *date_stamp {
+    if !time.is_date_stamp(&scope.date) {
         problems.push(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{}'.",
             scope.date,
-            date_stamp,
+            time.date_stamp(),
             time.to_basic()
         ));
     }
@@ -618,12 +617,22 @@ pub fn verify_signature(
     });
     // The string to sign carries the time as the client wrote it in X-Amz-Date; a `Date`
     // header is converted to basic format.
-    let time_text = if auth.date_from_http_header {
-        validated.time.to_basic()
+    let time_text: Cow<'_, str> = if auth.date_from_http_header {
+        Cow::Owned(validated.time.to_basic())
     } else {
-        auth.date.to_string()
+        Cow::Borrowed(&auth.date)
     };
-    let sts = string_to_sign(&time_text, &validated.scope.as_scope_string(), &canonical);
+    let scope = &validated.scope;
+    let sts = string_to_sign_parts(
+        &time_text,
+        &[
+            &scope.date,
+            &scope.region,
+            &scope.service,
+            &scope.terminator,
+        ],
+        &canonical,
+    );
     let key = cache.get(
         secret,
         &validated.scope.date,

@@ -36,9 +36,25 @@ pub fn derive_signing_key(secret: &str, date: &str, region: &str, service: &str)
     hmac_sha256(&k_service, b"aws4_request")
 }
 
-/// `secret \0 date \0 region \0 service`: one allocation per lookup instead of four;
-/// NUL cannot occur in any of the parts of a valid scope.
+/// `secret \0 date \0 region \0 service`; NUL cannot occur in any of the parts of a valid
+/// scope.
 type CacheKey = String;
+
+/// `parts` joined by NUL in `buf`, or `None` when they do not fit.
+fn join_into<'b>(parts: &[&str], buf: &'b mut [u8]) -> Option<&'b str> {
+    let mut len = 0;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            *buf.get_mut(len)? = 0;
+            len += 1;
+        }
+        buf.get_mut(len..len + part.len())?
+            .copy_from_slice(part.as_bytes());
+        len += part.len();
+    }
+    // UTF-8 strings joined by NUL are UTF-8.
+    std::str::from_utf8(buf.get(..len)?).ok()
+}
 
 /// A bounded cache of derived signing keys.
 ///
@@ -76,17 +92,26 @@ impl SigningKeyCache {
     }
 
     pub fn get(&self, secret: &str, date: &str, region: &str, service: &str) -> SigningKey {
-        let mut key =
-            CacheKey::with_capacity(secret.len() + date.len() + region.len() + service.len() + 3);
-        for (i, part) in [secret, date, region, service].iter().enumerate() {
-            if i > 0 {
-                key.push('\0');
+        let parts = [secret, date, region, service];
+        // The lookup key is joined on the stack when it fits (it nearly always does), so
+        // a hit allocates nothing.
+        let mut stack = [0u8; 160];
+        let on_stack = join_into(&parts, &mut stack);
+        let key: CacheKey = match on_stack {
+            Some(joined) => {
+                if let Some(k) = self.lock().get(joined) {
+                    return *k;
+                }
+                joined.to_string()
             }
-            key.push_str(part);
-        }
-        if let Some(k) = self.lock().get(&key) {
-            return *k;
-        }
+            None => {
+                let key = parts.join("\0");
+                if let Some(k) = self.lock().get(&key) {
+                    return *k;
+                }
+                key
+            }
+        };
         // Derive outside the lock: two racing requests may both derive, which is harmless.
         let derived = derive_signing_key(secret, date, region, service);
         let mut map = self.lock();
@@ -142,5 +167,18 @@ mod tests {
         }
         // Different secrets never share a key.
         assert_ne!(c.get("t", "20260101", "us-east-1", "dynamodb"), first);
+    }
+
+    #[test]
+    fn scopes_too_long_for_the_stack_key_are_cached_too() {
+        let c = SigningKeyCache::new(4);
+        let secret = "s".repeat(200);
+        let want = derive_signing_key(&secret, "20260101", "us-east-1", "dynamodb");
+        assert_eq!(c.get(&secret, "20260101", "us-east-1", "dynamodb"), want);
+        assert_eq!(c.get(&secret, "20260101", "us-east-1", "dynamodb"), want);
+        assert_eq!(c.len(), 1);
+        let mut buf = [0u8; 8];
+        assert_eq!(join_into(&["ab", "c"], &mut buf), Some("ab\0c"));
+        assert_eq!(join_into(&["abcd", "efgh"], &mut buf), None);
     }
 }

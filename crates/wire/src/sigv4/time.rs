@@ -130,6 +130,30 @@ impl AmzDate {
         format!("{y:04}{mo:02}{d:02}")
     }
 
+    /// Whether `text` is [`date_stamp`](Self::date_stamp), without formatting one: every
+    /// signed request asks.
+    pub fn is_date_stamp(&self, text: &str) -> bool {
+        let (y, mo, d, ..) = self.civil();
+        if !(0..=9999).contains(&y) {
+            return text == self.date_stamp();
+        }
+        let digits = [
+            y / 1000,
+            y / 100 % 10,
+            y / 10 % 10,
+            y % 10,
+            mo / 10,
+            mo % 10,
+            d / 10,
+            d % 10,
+        ];
+        text.len() == digits.len()
+            && text
+                .bytes()
+                .zip(digits)
+                .all(|(b, n)| i64::from(b) == i64::from(b'0') + n)
+    }
+
     /// IMF-fixdate for the HTTP `Date` response header.
     pub fn to_http_date(&self) -> String {
         let (y, mo, d, h, mi, s) = self.civil();
@@ -261,6 +285,27 @@ mod tests {
         assert!(AmzDate::parse_http_date("30 Aug 2015 12:36:00 GMT").is_none());
         assert!(AmzDate::parse_http_date("Sun, 30 Foo 2015 12:36:00 GMT").is_none());
         assert!(AmzDate::parse_http_date("Sun, 30 Aug 2015 12:36:00 UTC").is_none());
+    }
+
+    #[test]
+    fn date_stamp_check_matches_the_formatted_stamp() {
+        for secs in [
+            0i64,
+            86_399,
+            86_400,
+            951_782_400,
+            1_700_000_000,
+            4_102_444_800,
+        ] {
+            let t = AmzDate::from_epoch_millis(secs * 1000);
+            let stamp = t.date_stamp();
+            assert!(t.is_date_stamp(&stamp), "{stamp}");
+            assert!(!t.is_date_stamp(&stamp[..7]));
+            assert!(!t.is_date_stamp("2026112"));
+            let mut other = stamp.into_bytes();
+            other[7] = if other[7] == b'9' { b'0' } else { other[7] + 1 };
+            assert!(!t.is_date_stamp(std::str::from_utf8(&other).unwrap()));
+        }
     }
 
     #[test]
