@@ -10,7 +10,7 @@
 //! right when another PID namespace shares the same /tmp: the kernel releases it when
 //! the holder dies, whichever namespace it lived in.
 
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -109,11 +109,7 @@ fn is_stale(dir: &Path) -> bool {
     match File::open(dir.join(LOCK_FILE)) {
         // Locked by its process while that lives. The lock taken here is released when
         // `file` drops, after the caller has removed the directory or not.
-        Ok(file) => match file.try_lock() {
-            Ok(()) => true,
-            Err(TryLockError::WouldBlock) => false,
-            Err(TryLockError::Error(_)) => false,
-        },
+        Ok(file) => file.try_lock().is_ok(),
         // No lock file: being created right now, or left by a version without lock
         // files. Only the second is old.
         Err(_) => std::fs::metadata(dir)

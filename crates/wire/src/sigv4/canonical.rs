@@ -111,8 +111,9 @@ pub fn canonical_uri(raw_path: &str, encoding: UriEncoding) -> String {
     out
 }
 
-/// Whether the path is already its own canonical form under `encoding`: only unreserved
-/// characters and single slashes, no dot segments. JSON and query APIs all post to `/`.
+/// Whether the path is already its own canonical form under `encoding`: `/` (where JSON
+/// and query APIs post), or for S3, which keeps the path as written, a path of unreserved
+/// characters and slashes only.
 fn is_plain_path(raw_path: &str, encoding: UriEncoding) -> bool {
     if raw_path == "/" {
         return true;
