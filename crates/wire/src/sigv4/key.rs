@@ -96,29 +96,24 @@ impl SigningKeyCache {
         // The lookup key is joined on the stack when it fits (it nearly always does), so
         // a hit allocates nothing.
         let mut stack = [0u8; 160];
-        let on_stack = join_into(&parts, &mut stack);
-        let key: CacheKey = match on_stack {
-            Some(joined) => {
-                if let Some(k) = self.lock().get(joined) {
-                    return *k;
-                }
-                joined.to_string()
-            }
+        let heap;
+        let key: &str = match join_into(&parts, &mut stack) {
+            Some(joined) => joined,
             None => {
-                let key = parts.join("\0");
-                if let Some(k) = self.lock().get(&key) {
-                    return *k;
-                }
-                key
+                heap = parts.join("\0");
+                &heap
             }
         };
+        if let Some(k) = self.lock().get(key) {
+            return *k;
+        }
         // Derive outside the lock: two racing requests may both derive, which is harmless.
         let derived = derive_signing_key(secret, date, region, service);
         let mut map = self.lock();
         if map.len() >= self.capacity {
             map.clear();
         }
-        map.insert(key, derived);
+        map.insert(key.to_string(), derived);
         derived
     }
 
