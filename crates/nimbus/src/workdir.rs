@@ -110,14 +110,31 @@ fn is_stale(dir: &Path) -> bool {
         // Locked by its process while that lives. The lock taken here is released when
         // `file` drops, after the caller has removed the directory or not.
         Ok(file) => file.try_lock().is_ok(),
-        // No lock file: being created right now, or left by a version without lock
-        // files. Only the second is old.
-        Err(_) => std::fs::metadata(dir)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > UNLOCKED_GRACE),
+        // No lock file: being created right now, or made by a version without lock files,
+        // which may still be running. Only an old one whose pid is gone is stale.
+        Err(_) => {
+            let old = std::fs::metadata(dir)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > UNLOCKED_GRACE);
+            old && !pid_may_live(dir)
+        }
     }
+}
+
+/// Whether the process named in a work directory's name may still run: its `/proc` entry
+/// exists (a reused pid keeps the directory, which errs on the safe side), or the host
+/// has no `/proc` to ask.
+fn pid_may_live(dir: &Path) -> bool {
+    let proc_root = Path::new("/proc");
+    if !proc_root.join("self").exists() {
+        return true;
+    }
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.rsplit_once('-'))
+        .is_none_or(|(_, pid)| proc_root.join(pid).exists())
 }
 
 /// Removes the stale work directories in `root` other than `own`; returns how many.
@@ -210,11 +227,16 @@ mod tests {
     #[test]
     fn an_old_directory_without_a_lock_file_is_stale() {
         let root = tempfile::tempdir().unwrap();
-        let old = work_dir(root.path(), "nimbus-4566-9");
         let past = std::time::SystemTime::now() - UNLOCKED_GRACE - Duration::from_secs(5);
+        // No process can have this pid (above Linux's pid_max).
+        let old = work_dir(root.path(), "nimbus-4566-99999999");
         File::open(&old).unwrap().set_modified(past).unwrap();
         assert!(is_stale(&old));
-        let fresh = work_dir(root.path(), "nimbus-4566-10");
+        // Just as old, but its process (this one) is alive: an older nimbus still running.
+        let running = work_dir(root.path(), &format!("nimbus-4566-{}", std::process::id()));
+        File::open(&running).unwrap().set_modified(past).unwrap();
+        assert!(!is_stale(&running));
+        let fresh = work_dir(root.path(), "nimbus-4566-99999998");
         assert!(!is_stale(&fresh));
     }
 }
