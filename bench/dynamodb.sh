@@ -6,6 +6,12 @@
 # request instead, as an SDK would, and takes a larger share of the 2 cores). Prints req/s, p50/p99 and the ratio to dynalite, plus
 # nimbus's start-to-first-healthy-response time and idle RSS.
 #
+# `bare-hyper` (tools/loadgen's nimbus-fixed-server) is the ceiling: a hyper server on
+# nimbus's runtime setup that reads each request and answers a fixed GetItem-shaped
+# response, with no routing, signature check or storage. Its ratio to dynalite is the most
+# any server on this stack can reach on this machine with this generator; the table's last
+# column puts each nimbus run against it.
+#
 # Usage: bench/dynamodb.sh            (about 3 minutes; a benchmark, not a test)
 # Knobs: BENCH_SECONDS (measured seconds per run, default 10), BENCH_WARMUP (default 2s),
 #        BENCH_ROUNDS (default 3: every server runs once per round; the table shows medians
@@ -13,7 +19,8 @@
 #        BENCH_KEYS (preloaded keys, default 10000), GET_CONNS (64), PUT_CONNS (128),
 #        LOADGEN_THREADS (1: the generator shares the 2 cores with the server),
 #        LOADGEN_CLIENT (replay, the default, or hyper),
-#        BENCH_ONLY (space-separated subset of: durable sync-none in-memory dynalite),
+#        BENCH_ONLY (space-separated subset of: durable sync-none in-memory dynalite
+#        bare-hyper),
 #        BENCH_PROFILE (release; `dev` only to check the script itself quickly).
 set -euo pipefail
 
@@ -28,7 +35,7 @@ GET_CONNS=${GET_CONNS:-64}
 PUT_CONNS=${PUT_CONNS:-128}
 LG_THREADS=${LOADGEN_THREADS:-1}
 LG_CLIENT=${LOADGEN_CLIENT:-replay}
-ONLY=${BENCH_ONLY:-"durable sync-none in-memory dynalite"}
+ONLY=${BENCH_ONLY:-"durable sync-none in-memory dynalite bare-hyper"}
 PROFILE=${BENCH_PROFILE:-release}
 LIB="python3 $ROOT/bench/benchlib.py"
 
@@ -53,6 +60,7 @@ cargo build --profile "$PROFILE" --locked -p nimbus -p nimbus-loadgen
 OUT_DIR=$TARGET_DIR/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 NIMBUS=$OUT_DIR/nimbus
 LOADGEN=$OUT_DIR/nimbus-loadgen
+FIXED=$OUT_DIR/nimbus-fixed-server
 
 echo "== installing dynalite (pinned) into bench/node_modules"
 if [ ! -x "$ROOT/bench/node_modules/.bin/dynalite" ]; then
@@ -70,11 +78,12 @@ start_server() { # start_server NAME -> sets PORT and SERVER_PID
         sync-none) "$NIMBUS" up --bind "127.0.0.1:$PORT" --data-dir "$WORK/data-$name" --sync none >"$log" 2>&1 & ;;
         in-memory) "$NIMBUS" up --bind "127.0.0.1:$PORT" --in-memory >"$log" 2>&1 & ;;
         dynalite)  "$DYNALITE" --port "$PORT" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$log" 2>&1 & ;;
+        bare-hyper) "$FIXED" --bind "127.0.0.1:$PORT" >"$log" 2>&1 & ;;
     esac
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     local health=/_nimbus/health
-    [ "$name" = dynalite ] && health=/
+    [ "$name" = dynalite ] || [ "$name" = bare-hyper ] && health=/
     if ! $LIB wait "http://127.0.0.1:$PORT$health" 20; then
         echo "$name did not come up:"; cat "$log"; exit 1
     fi
@@ -114,7 +123,12 @@ for ROUND in $(seq 1 "$ROUNDS"); do
         echo "== round $ROUND/$ROUNDS: $server"
         start_server "$server"
         echo "  GetItem, $GET_CONNS connections (table created and $KEYS keys preloaded first)"
-        run_load "$server" get-item "$GET_CONNS" --create-table --preload
+        if [ "$server" = bare-hyper ]; then
+            # It answers every request the same: there is no table to create.
+            run_load "$server" get-item "$GET_CONNS"
+        else
+            run_load "$server" get-item "$GET_CONNS" --create-table --preload
+        fi
         echo "  PutItem, $PUT_CONNS connections"
         run_load "$server" put-item "$PUT_CONNS"
         stop_server
