@@ -17,6 +17,7 @@ import pytest
 
 import helpers
 from helpers import NimbusServer
+from lambda_fixtures.support import make_role
 
 REPO_ROOT = helpers.REPO_ROOT
 
@@ -120,6 +121,17 @@ def sts(endpoint):
 @pytest.fixture(scope="session")
 def iam(endpoint):
     return helpers.client("iam", endpoint)
+
+
+@pytest.fixture(scope="session")
+def lam(endpoint):
+    return helpers.client("lambda", endpoint)
+
+
+@pytest.fixture(scope="module")
+def role(iam) -> str:
+    """An execution role for the module's functions (CreateFunction requires one)."""
+    return make_role(iam)
 
 
 @pytest.fixture

@@ -11,22 +11,12 @@ import json
 import pytest
 import requests
 
-from helpers import ACCOUNT, aws_cli, client, expect_error, unique_name
-from lambda_fixtures.support import create_function, handler_zip, make_role
+from helpers import ACCOUNT, aws_cli, expect_error, unique_name
+from lambda_fixtures.support import create_function, handler_zip
 
 pytestmark = pytest.mark.nimbus_only
 
 ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function"
-
-
-@pytest.fixture(scope="module")
-def lam(endpoint):
-    return client("lambda", endpoint)
-
-
-@pytest.fixture(scope="module")
-def role(endpoint):
-    return make_role(client("iam", endpoint))
 
 
 def test_create_get_list_delete(lam, role):

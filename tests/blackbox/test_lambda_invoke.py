@@ -20,16 +20,6 @@ pytestmark = pytest.mark.nimbus_only
 ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function"
 
 
-@pytest.fixture(scope="module")
-def lam(endpoint):
-    return client("lambda", endpoint)
-
-
-@pytest.fixture(scope="module")
-def role(endpoint):
-    return make_role(client("iam", endpoint))
-
-
 def invoke_json(lam, name, payload, **kw):
     r = lam.invoke(FunctionName=name, Payload=json.dumps(payload).encode(), **kw)
     return r, json.loads(r["Payload"].read() or b"null")

@@ -17,7 +17,7 @@ import zipfile
 import pytest
 
 from helpers import ACCOUNT, REPO_ROOT, client, unique_name
-from lambda_fixtures.support import FIXTURES, make_role
+from lambda_fixtures.support import FIXTURES
 
 # The first test also waits for the fixture's cargo build (about a minute from cold on two
 # busy cores, bounded by BUILD_TIMEOUT_S), which the default 180 s per test cannot cover.
@@ -68,11 +68,6 @@ def bootstrap_zip() -> bytes:
 def lam(endpoint):
     # Generous: the first invoke of a fresh function includes its cold start.
     return client("lambda", endpoint, read_timeout=120)
-
-
-@pytest.fixture(scope="module")
-def role(endpoint) -> str:
-    return make_role(client("iam", endpoint))
 
 
 def create_rust_function(lam, role: str, zip_bytes: bytes) -> str:

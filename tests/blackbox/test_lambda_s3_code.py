@@ -5,20 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from helpers import client, expect_error, new_bucket, unique_name
-from lambda_fixtures.support import handler_zip, make_role
-
-
-@pytest.fixture(scope="module")
-def lam(endpoint):
-    return client("lambda", endpoint)
-
-
-@pytest.fixture(scope="module")
-def role(endpoint):
-    return make_role(client("iam", endpoint))
+from helpers import expect_error, new_bucket, unique_name
+from lambda_fixtures.support import handler_zip
 
 
 def invoke(lam, name, payload, **kw):

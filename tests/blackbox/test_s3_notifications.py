@@ -19,16 +19,6 @@ pytestmark = pytest.mark.nimbus_only
 DELIVERY_TIMEOUT_S = 60
 
 
-@pytest.fixture(scope="module")
-def lam(endpoint):
-    return client("lambda", endpoint)
-
-
-@pytest.fixture(scope="module")
-def role(endpoint):
-    return make_role(client("iam", endpoint))
-
-
 def recorded_events(s3, bucket: str, want: int) -> list[dict]:
     """The event records the recorder stored, once there are at least `want`."""
     deadline = time.monotonic() + DELIVERY_TIMEOUT_S
