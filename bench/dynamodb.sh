@@ -12,7 +12,8 @@
 # any server on this stack can reach on this machine with this generator; the table's last
 # column puts each nimbus run against it.
 #
-# Usage: bench/dynamodb.sh            (about 3 minutes; a benchmark, not a test)
+# Usage: bench/dynamodb.sh            (about 10 minutes with the defaults, plus the first
+#                                     release build; a benchmark, not a test)
 # Knobs: BENCH_SECONDS (measured seconds per run, default 10), BENCH_WARMUP (default 2s),
 #        BENCH_ROUNDS (default 3: every server runs once per round; the table shows medians
 #        and the median of the per-round ratios, because a shared VM drifts between runs),
