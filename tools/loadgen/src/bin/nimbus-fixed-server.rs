@@ -24,10 +24,7 @@ use hyper_util::rt::TokioIo;
 /// A request-id-sized value, as nimbus sends in `x-amzn-RequestId`.
 const REQUEST_ID: &str = "NIMBUSFIXEDSERVER0000000000000000000000000000000000";
 
-fn usage() -> ! {
-    eprintln!("usage: nimbus-fixed-server --bind 127.0.0.1:PORT");
-    std::process::exit(2)
-}
+const USAGE: &str = "usage: nimbus-fixed-server --bind 127.0.0.1:PORT";
 
 fn parse_args() -> Result<SocketAddr> {
     let mut args = std::env::args().skip(1);
@@ -35,11 +32,16 @@ fn parse_args() -> Result<SocketAddr> {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--bind" => bind = args.next(),
-            "--help" | "-h" => usage(),
-            other => bail!("unknown argument {other}"),
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0)
+            }
+            other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
-    let Some(bind) = bind else { usage() };
+    let Some(bind) = bind else {
+        bail!("--bind is required\n{USAGE}")
+    };
     let addr: SocketAddr = bind.parse().with_context(|| format!("bad --bind {bind}"))?;
     if !addr.ip().is_loopback() {
         bail!("--bind must be a loopback address");
