@@ -6,9 +6,11 @@
 
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable, Snapshot};
 
+use super::row_cache::{RowCache, ViewGeneration};
 use super::{Engine, EngineTxn, WriteSet, FJALL_MAX_JOURNAL_BYTES, FJALL_MEMTABLE_BYTES};
 use crate::{range_is_empty, Entry, ReadTxn, StoreError, MAX_RANGE_LIMIT};
 
@@ -18,6 +20,8 @@ const KEYSPACE: &str = "kv";
 pub(crate) struct FjallEngine {
     db: Database,
     kv: Keyspace,
+    /// Point reads of recently read rows, exact (see `row_cache`).
+    rows: Arc<RowCache>,
 }
 
 fn map_err(e: fjall::Error) -> StoreError {
@@ -43,13 +47,22 @@ impl FjallEngine {
                 KeyspaceCreateOptions::default().max_memtable_size(FJALL_MEMTABLE_BYTES)
             })
             .map_err(map_err)?;
-        Ok(FjallEngine { db, kv })
+        Ok(FjallEngine {
+            db,
+            kv,
+            rows: Arc::new(RowCache::new()),
+        })
     }
 
     fn view(&self) -> FjallSnapshot {
+        let before = self.rows.generation();
+        let snapshot = self.db.snapshot();
+        let after = self.rows.generation();
         FjallSnapshot {
-            snapshot: self.db.snapshot(),
+            snapshot,
             kv: self.kv.clone(),
+            rows: self.rows.clone(),
+            generation: RowCache::view_generation(before, after),
         }
     }
 }
@@ -88,15 +101,19 @@ impl Engine for FjallEngine {
 struct FjallSnapshot {
     snapshot: Snapshot,
     kv: Keyspace,
+    rows: Arc<RowCache>,
+    /// Whether (and with which generation) this view may use the row cache.
+    generation: ViewGeneration,
 }
 
 impl ReadTxn for FjallSnapshot {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .snapshot
-            .get(&self.kv, key)
-            .map_err(map_err)?
-            .map(|v| v.to_vec()))
+        if let Some(row) = self.rows.get(self.generation, key) {
+            return Ok(row);
+        }
+        let row = self.snapshot.get(&self.kv, key).map_err(map_err)?;
+        self.rows.insert(self.generation, key, row.as_deref());
+        Ok(row.map(|v| v.to_vec()))
     }
 
     fn range(
@@ -159,12 +176,20 @@ impl EngineTxn for FjallTxn<'_> {
             PersistMode::Buffer
         };
         let mut batch = engine.db.batch().durability(Some(mode));
-        for (key, value) in writes {
+        for (key, value) in &writes {
             match value {
-                Some(value) => batch.insert(&engine.kv, key, value),
-                None => batch.remove(&engine.kv, key),
+                Some(value) => batch.insert(&engine.kv, key.as_slice(), value.as_slice()),
+                None => batch.remove(&engine.kv, key.as_slice()),
             }
         }
-        batch.commit().map_err(map_err)
+        // The row cache's commit protocol: no view uses the cache from here until every
+        // written key is forgotten, whether or not the commit went through.
+        engine.rows.begin_commit();
+        let committed = batch.commit().map_err(map_err);
+        for key in writes.keys() {
+            engine.rows.forget(key);
+        }
+        engine.rows.end_commit();
+        committed
     }
 }

@@ -9,7 +9,8 @@
 //!   DELETE ..; COMMIT`). Any step may fail with [`StoreError::Conflict`] (SQLSTATE 40001);
 //!   the Db then discards the transaction and re-runs its closures;
 //! - nothing is cached across transactions: every transaction and snapshot asks the engine,
-//!   so other processes may own and change the same data;
+//!   so other processes may own and change the same data (an engine that alone owns its
+//!   data may cache inside itself, exactly: the fjall engine's `row_cache`);
 //! - the Db serialises its own write transactions (one writer thread), but an engine must
 //!   not rely on that for correctness across processes.
 
@@ -23,6 +24,8 @@ use crate::{ReadTxn, StoreError};
 mod fjall;
 mod memory;
 mod redb;
+#[cfg(feature = "fjall")]
+mod row_cache;
 
 /// Pending writes of a transaction, ordered like the keyspace: `None` is a delete.
 pub(crate) type WriteSet = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
