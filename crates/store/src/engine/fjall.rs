@@ -183,7 +183,9 @@ impl EngineTxn for FjallTxn<'_> {
             }
         }
         // The row cache's commit protocol: no view uses the cache from here until every
-        // written key is forgotten, whether or not the commit went through.
+        // written key is forgotten, whether or not the commit went through. A panic in
+        // between leaves the generation odd, so the cache stays unused until the next
+        // commit, which empties it first (`RowCache::begin_commit`).
         engine.rows.begin_commit();
         let committed = batch.commit().map_err(map_err);
         for key in writes.keys() {

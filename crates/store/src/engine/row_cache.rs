@@ -125,8 +125,26 @@ impl RowCache {
     }
 
     /// Step 1 of a commit: from now on no view uses or fills the cache.
+    ///
+    /// If the previous commit never finished (it panicked between steps 1 and 4), the
+    /// generation is still odd and some of its keys may not have been forgotten: the
+    /// generation moves to the next odd number (never through an even one, which views
+    /// would take as "no commit under way") and the whole cache is emptied.
     pub(crate) fn begin_commit(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        let step = |g: u64| Some(if g.is_multiple_of(2) { g + 1 } else { g + 2 });
+        let before = match self
+            .generation
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, step)
+        {
+            Ok(g) | Err(g) => g,
+        };
+        if !before.is_multiple_of(2) {
+            for shard in &self.shards {
+                let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+                shard.rows.clear();
+                shard.bytes = 0;
+            }
+        }
     }
 
     /// Step 3 of a commit, once fjall has applied it (or failed to): forget `key`.
@@ -192,6 +210,24 @@ mod tests {
         assert_eq!(c.get(new, b"k"), None, "the written key was forgotten");
         assert_eq!(c.get(new, b"late"), None, "nothing was inserted mid-commit");
         assert_eq!(c.get(new, b"other"), Some(Some(b"two".to_vec())));
+    }
+
+    #[test]
+    fn a_commit_that_never_finished_empties_the_cache_at_the_next_one() {
+        let c = RowCache::new();
+        let v = view(&c);
+        c.insert(v, b"k", Some(b"old"));
+        // A commit that panicked after fjall applied it, before forgetting `k`.
+        c.begin_commit();
+        assert_eq!(view(&c), None);
+        // The next commit starts from an odd generation: it stays odd and forgets all.
+        c.begin_commit();
+        assert_eq!(view(&c), None);
+        c.end_commit();
+        let v = view(&c);
+        assert!(v.is_some());
+        assert_eq!(c.get(v, b"k"), None, "the unforgotten row was dropped");
+        assert_eq!(c.bytes(), 0);
     }
 
     #[test]
