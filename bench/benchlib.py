@@ -112,7 +112,7 @@ def table(path: str) -> None:
         runs.setdefault((r["server"], r["workload"]), {})[r.get("round", 1)] = r
     peer, ceiling = "dynalite", "bare-hyper"
 
-    def median_ratio(mine: dict, base: dict) -> list:
+    def sorted_ratios(mine: dict, base: dict) -> list:
         return sorted(r["rps"] / base[k]["rps"] for k, r in mine.items()
                       if k in base and base[k]["rps"])
 
@@ -125,10 +125,10 @@ def table(path: str) -> None:
                 continue
             ordered = sorted(mine.values(), key=lambda r: r["rps"])
             med = ordered[len(ordered) // 2]
-            ratios = median_ratio(mine, runs.get((peer, w), {}))
+            ratios = sorted_ratios(mine, runs.get((peer, w), {}))
             ratio = f"{ratios[len(ratios) // 2]:.2f}x" if ratios else "-"
             span = f"{ratios[0]:.2f}-{ratios[-1]:.2f}x" if ratios else "-"
-            shares = median_ratio(mine, runs.get((ceiling, w), {}))
+            shares = sorted_ratios(mine, runs.get((ceiling, w), {}))
             share = f"{100 * shares[len(shares) // 2]:.0f}%" if shares else "-"
             errs = sum(sum(r.get("errors", {}).values()) for r in mine.values())
             print(f"{s:<14}{w:<10}{med['connections']:>6}{len(mine):>7}{med['rps']:>9.0f}"

@@ -123,11 +123,12 @@ for ROUND in $(seq 1 "$ROUNDS"); do
         echo
         echo "== round $ROUND/$ROUNDS: $server"
         start_server "$server"
-        echo "  GetItem, $GET_CONNS connections (table created and $KEYS keys preloaded first)"
         if [ "$server" = bare-hyper ]; then
             # It answers every request the same: there is no table to create.
+            echo "  GetItem, $GET_CONNS connections"
             run_load "$server" get-item "$GET_CONNS"
         else
+            echo "  GetItem, $GET_CONNS connections (table created and $KEYS keys preloaded first)"
             run_load "$server" get-item "$GET_CONNS" --create-table --preload
         fi
         echo "  PutItem, $PUT_CONNS connections"

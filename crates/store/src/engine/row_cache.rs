@@ -39,7 +39,7 @@ const SHARDS: usize = 16;
 /// is emptied (cheap, and the hot rows come back on their next read).
 const SHARD_BYTES: usize = 512 * 1024;
 /// Rows larger than this are not cached: a few large items would evict many small ones.
-pub(crate) const MAX_CACHED_ROW_BYTES: usize = 4 * 1024;
+const MAX_CACHED_ROW_BYTES: usize = 4 * 1024;
 /// Per-entry bookkeeping counted against the budget (map slot, boxes).
 const ENTRY_OVERHEAD: usize = 64;
 
@@ -49,6 +49,29 @@ type Value = Option<Box<[u8]>>;
 struct Shard {
     rows: HashMap<Box<[u8]>, Value>,
     bytes: usize,
+}
+
+impl Shard {
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.bytes = 0;
+    }
+
+    fn insert(&mut self, key: &[u8], value: Value) {
+        let added = cost(key, &value);
+        if self.bytes + added > SHARD_BYTES {
+            self.clear();
+        }
+        self.remove(key);
+        self.rows.insert(Box::from(key), value);
+        self.bytes += added;
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        if let Some(old) = self.rows.remove(key) {
+            self.bytes = self.bytes.saturating_sub(cost(key, &old));
+        }
+    }
 }
 
 pub(crate) struct RowCache {
@@ -81,13 +104,13 @@ impl RowCache {
         self.shards[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Called on each side of taking a fjall snapshot: `before` is the generation read
-    /// first. The view may use the cache only if nothing was committing and nothing
-    /// committed in between.
+    /// Read on each side of taking a fjall snapshot (see [`RowCache::view_generation`]).
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 
+    /// What a view may use the cache with, from the generations read `before` and `after`
+    /// taking its snapshot: only if nothing was committing and nothing committed between.
     pub(crate) fn view_generation(before: u64, after: u64) -> ViewGeneration {
         (before == after && before.is_multiple_of(2)).then_some(before)
     }
@@ -109,19 +132,11 @@ impl RowCache {
             return;
         }
         let value: Value = value.map(Box::from);
-        let added = cost(key, &value);
         let mut shard = self.shard(key);
         if self.generation() != g {
             return;
         }
-        if shard.bytes + added > SHARD_BYTES {
-            shard.rows.clear();
-            shard.bytes = 0;
-        }
-        if let Some(old) = shard.rows.insert(Box::from(key), value) {
-            shard.bytes = shard.bytes.saturating_sub(cost(key, &old));
-        }
-        shard.bytes += added;
+        shard.insert(key, value);
     }
 
     /// Step 1 of a commit: from now on no view uses or fills the cache.
@@ -140,19 +155,14 @@ impl RowCache {
         };
         if !before.is_multiple_of(2) {
             for shard in &self.shards {
-                let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-                shard.rows.clear();
-                shard.bytes = 0;
+                shard.lock().unwrap_or_else(|p| p.into_inner()).clear();
             }
         }
     }
 
     /// Step 3 of a commit, once fjall has applied it (or failed to): forget `key`.
     pub(crate) fn forget(&self, key: &[u8]) {
-        let mut shard = self.shard(key);
-        if let Some(old) = shard.rows.remove(key) {
-            shard.bytes = shard.bytes.saturating_sub(cost(key, &old));
-        }
+        self.shard(key).remove(key);
     }
 
     /// Step 4 of a commit.
