@@ -128,7 +128,10 @@ impl RowCache {
     /// Remembers what the view read for `key`, if the view is still current.
     pub(crate) fn insert(&self, view: ViewGeneration, key: &[u8], value: Option<&[u8]>) {
         let Some(g) = view else { return };
-        if key.len() + value.map_or(0, <[u8]>::len) > MAX_CACHED_ROW_BYTES {
+        // Unlocked first look: a view that is already stale (say, during a durable commit's
+        // fsync) skips the copies below. The check under the lock is the one that counts.
+        if key.len() + value.map_or(0, <[u8]>::len) > MAX_CACHED_ROW_BYTES || self.generation() != g
+        {
             return;
         }
         let value: Value = value.map(Box::from);
