@@ -110,14 +110,15 @@ def table(path: str) -> None:
         if r["server"] not in servers:
             servers.append(r["server"])
         runs.setdefault((r["server"], r["workload"]), {})[r.get("round", 1)] = r
-    peer, ceiling = "dynalite", "bare-hyper"
+    peer, disk_peer, ceiling = "dynalite", "dynalite-disk", "bare-hyper"
 
     def sorted_ratios(mine: dict, base: dict) -> list:
         return sorted(r["rps"] / base[k]["rps"] for k, r in mine.items()
                       if k in base and base[k]["rps"])
 
     print(f"{'server':<14}{'workload':<10}{'conns':>6}{'rounds':>7}{'req/s':>9}{'p50 ms':>8}"
-          f"{'p99 ms':>8}{'errors':>7}{'x dynalite':>12}{'range':>15}{'of ceiling':>12}")
+          f"{'p99 ms':>8}{'errors':>7}{'x dynalite':>12}{'range':>15}{'x disk':>8}"
+          f"{'of ceiling':>12}")
     for s in servers:
         for w in ("GetItem", "PutItem"):
             mine = runs.get((s, w))
@@ -128,12 +129,14 @@ def table(path: str) -> None:
             ratios = sorted_ratios(mine, runs.get((peer, w), {}))
             ratio = f"{ratios[len(ratios) // 2]:.2f}x" if ratios else "-"
             span = f"{ratios[0]:.2f}-{ratios[-1]:.2f}x" if ratios else "-"
+            on_disk = sorted_ratios(mine, runs.get((disk_peer, w), {}))
+            disk = f"{on_disk[len(on_disk) // 2]:.2f}x" if on_disk else "-"
             shares = sorted_ratios(mine, runs.get((ceiling, w), {}))
             share = f"{100 * shares[len(shares) // 2]:.0f}%" if shares else "-"
             errs = sum(sum(r.get("errors", {}).values()) for r in mine.values())
             print(f"{s:<14}{w:<10}{med['connections']:>6}{len(mine):>7}{med['rps']:>9.0f}"
                   f"{med['p50_ms']:>8.2f}{med['p99_ms']:>8.2f}{errs:>7}{ratio:>12}{span:>15}"
-                  f"{share:>12}")
+                  f"{disk:>8}{share:>12}")
 
 
 def make_zip(out: str, entries: list[str]) -> None:

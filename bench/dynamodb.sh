@@ -6,13 +6,17 @@
 # request instead, as an SDK would, and takes a larger share of the 2 cores). Prints req/s, p50/p99 and the ratio to dynalite, plus
 # nimbus's start-to-first-healthy-response time and idle RSS.
 #
+# dynalite runs twice: `dynalite`, its default, keeps tables in memory; `dynalite-disk`
+# (`--path`) keeps them in LevelDB on disk and, like nimbus's `--sync none`, does not
+# fsync. The table's "x dynalite" column compares with the first, "x disk" with the second.
+#
 # `bare-hyper` (tools/loadgen's nimbus-fixed-server) is the ceiling: a hyper server on
 # nimbus's runtime setup that reads each request and answers a fixed GetItem-shaped
 # response, with no routing, signature check or storage. Its ratio to dynalite is the most
 # any server on this stack can reach on this machine with this generator; the table's last
 # column puts each nimbus run against it.
 #
-# Usage: bench/dynamodb.sh            (about 10 minutes with the defaults, plus the first
+# Usage: bench/dynamodb.sh            (about 12 minutes with the defaults, plus the first
 #                                     release build; a benchmark, not a test)
 # Knobs: BENCH_SECONDS (measured seconds per run, default 10), BENCH_WARMUP (default 2s),
 #        BENCH_ROUNDS (default 3: every server runs once per round; the table shows medians
@@ -21,7 +25,7 @@
 #        LOADGEN_THREADS (1: the generator shares the 2 cores with the server),
 #        LOADGEN_CLIENT (replay, the default, or hyper),
 #        BENCH_ONLY (space-separated subset of: durable sync-none in-memory dynalite
-#        bare-hyper),
+#        dynalite-disk bare-hyper),
 #        BENCH_PROFILE (release; `dev` only to check the script itself quickly).
 set -euo pipefail
 
@@ -36,7 +40,7 @@ GET_CONNS=${GET_CONNS:-64}
 PUT_CONNS=${PUT_CONNS:-128}
 LG_THREADS=${LOADGEN_THREADS:-1}
 LG_CLIENT=${LOADGEN_CLIENT:-replay}
-ONLY=${BENCH_ONLY:-"durable sync-none in-memory dynalite bare-hyper"}
+ONLY=${BENCH_ONLY:-"durable sync-none in-memory dynalite dynalite-disk bare-hyper"}
 PROFILE=${BENCH_PROFILE:-release}
 LIB="python3 $ROOT/bench/benchlib.py"
 
@@ -79,12 +83,13 @@ start_server() { # start_server NAME -> sets PORT and SERVER_PID
         sync-none) "$NIMBUS" up --bind "127.0.0.1:$PORT" --data-dir "$WORK/data-$name" --sync none >"$log" 2>&1 & ;;
         in-memory) "$NIMBUS" up --bind "127.0.0.1:$PORT" --in-memory >"$log" 2>&1 & ;;
         dynalite)  "$DYNALITE" --port "$PORT" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$log" 2>&1 & ;;
+        dynalite-disk) "$DYNALITE" --port "$PORT" --path "$WORK/data-$name" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$log" 2>&1 & ;;
         bare-hyper) "$FIXED" --bind "127.0.0.1:$PORT" >"$log" 2>&1 & ;;
     esac
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     local health=/_nimbus/health
-    [ "$name" = dynalite ] || [ "$name" = bare-hyper ] && health=/
+    case $name in dynalite*|bare-hyper) health=/ ;; esac
     if ! $LIB wait "http://127.0.0.1:$PORT$health" 20; then
         echo "$name did not come up:"; cat "$log"; exit 1
     fi
