@@ -70,6 +70,9 @@ pub enum DynamoDbError {
     PointInTimeRecoveryUnavailable(String),
     #[error("{0}")]
     InvalidRestoreTime(String),
+    /// `PolicyNotFoundException`: no resource-based policy, or not the expected revision.
+    #[error("{0}")]
+    PolicyNotFound(String),
     /// `SerializationException`: the body is not the JSON shape the operation takes.
     #[error("{0}")]
     Serialization(String),
@@ -110,6 +113,7 @@ impl DynamoDbError {
             Self::ContinuousBackupsUnavailable(_) => "ContinuousBackupsUnavailableException",
             Self::PointInTimeRecoveryUnavailable(_) => "PointInTimeRecoveryUnavailableException",
             Self::InvalidRestoreTime(_) => "InvalidRestoreTimeException",
+            Self::PolicyNotFound(_) => "PolicyNotFoundException",
             Self::Serialization(_) => "SerializationException",
             Self::UnknownOperation(_) => "UnknownOperationException",
             Self::Internal(_) | Self::Store(_) => "InternalServerError",

@@ -130,6 +130,9 @@ pub struct IndexMeta {
     /// Store-key id of this index within its table; never reused within a table, so
     /// entries of a deleted index cannot mix with a new index of the same name.
     pub index_id: u32,
+    /// Contributor Insights of a GSI, once enabled (`insights`).
+    #[serde(default)]
+    pub insights: Option<crate::ops::insights::InsightsMeta>,
 }
 
 impl IndexMeta {
@@ -271,6 +274,15 @@ pub struct TableMeta {
     /// Every region of the global table, this one included; empty for a plain table.
     #[serde(default)]
     pub replicas: Vec<ReplicaMeta>,
+    /// Contributor Insights of the table, once enabled (`insights`).
+    #[serde(default)]
+    pub insights: Option<crate::ops::insights::InsightsMeta>,
+    /// The table's resource-based policy (`policies`).
+    #[serde(default)]
+    pub policy: Option<crate::ops::policies::PolicyMeta>,
+    /// Resource-based policies of the table's streams (`policies`).
+    #[serde(default)]
+    pub stream_policies: Vec<crate::ops::policies::StreamPolicy>,
     pub created_ms: i64,
     pub status: Status,
     /// Bumped on every change; also stored in the table's counters record so a write with
@@ -546,6 +558,7 @@ pub(crate) mod tests {
                 throughput: None,
                 on_demand: None,
                 index_id: 1,
+                insights: None,
             }],
             next_index_id: 2,
             billing_mode: BillingMode::PayPerRequest,
@@ -562,6 +575,9 @@ pub(crate) mod tests {
             pitr: None,
             restore: None,
             replicas: Vec::new(),
+            insights: None,
+            policy: None,
+            stream_policies: Vec::new(),
             created_ms: 1_700_000_000_000,
             status: Status::Active,
             version: 1,

@@ -603,6 +603,7 @@ pub(crate) mod test_support {
             throughput: None,
             on_demand: None,
             index_id: 0,
+            insights: None,
         }
     }
 
@@ -654,6 +655,9 @@ pub(crate) mod test_support {
             pitr: None,
             restore: None,
             replicas: Vec::new(),
+            insights: None,
+            policy: None,
+            stream_policies: Vec::new(),
             created_ms: 1_700_000_000_000,
             status: Status::Active,
             version: 1,

@@ -12,6 +12,7 @@ pub mod capacity;
 pub mod catalog;
 pub mod changes;
 pub mod convert;
+pub mod insights;
 pub mod items;
 pub mod jobs;
 pub mod layout;
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod params;
 pub mod partiql;
 pub mod pitr;
+pub mod policies;
 pub mod query;
 pub mod replication;
 pub mod streams;
@@ -310,6 +312,12 @@ impl DynamoDbApi for DynamoDb {
         update_continuous_backups => pitr::update_continuous_backups, UpdateContinuousBackupsInput, UpdateContinuousBackupsOutput;
         describe_continuous_backups => pitr::describe_continuous_backups, DescribeContinuousBackupsInput, DescribeContinuousBackupsOutput;
         restore_table_to_point_in_time => pitr::restore_table_to_point_in_time, RestoreTableToPointInTimeInput, RestoreTableToPointInTimeOutput;
+        update_contributor_insights => insights::update_contributor_insights, UpdateContributorInsightsInput, UpdateContributorInsightsOutput;
+        describe_contributor_insights => insights::describe_contributor_insights, DescribeContributorInsightsInput, DescribeContributorInsightsOutput;
+        list_contributor_insights => insights::list_contributor_insights, ListContributorInsightsInput, ListContributorInsightsOutput;
+        put_resource_policy => policies::put_resource_policy, PutResourcePolicyInput, PutResourcePolicyOutput;
+        get_resource_policy => policies::get_resource_policy, GetResourcePolicyInput, GetResourcePolicyOutput;
+        delete_resource_policy => policies::delete_resource_policy, DeleteResourcePolicyInput, DeleteResourcePolicyOutput;
     }
 }
 

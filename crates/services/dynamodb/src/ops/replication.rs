@@ -944,6 +944,8 @@ fn replica_table(
         // The copy maintains every index as it writes; there is nothing to backfill.
         i.backfilling = false;
         i.status = Status::Active;
+        // Contributor Insights is a setting of each replica.
+        i.insights = None;
     }
     let sse = source.sse.as_ref().map(|_| SseMeta {
         kms_key_arn: tables::kms_key_arn(
@@ -972,6 +974,10 @@ fn replica_table(
         deletion_protection: false,
         tags: Vec::new(),
         pitr: None,
+        // Each replica has its own Contributor Insights and resource-based policies.
+        insights: None,
+        policy: None,
+        stream_policies: Vec::new(),
         created_ms: now_ms,
         status: Status::Creating,
         version: 1,

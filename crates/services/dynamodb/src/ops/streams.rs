@@ -415,6 +415,20 @@ pub fn on_table_saved(txn: &mut dyn WriteTxn, meta: &TableMeta) -> Result<(), Dy
     Ok(())
 }
 
+/// Whether `label` names one of `meta`'s streams: its current one, or an earlier one of
+/// this same table (not of an earlier table that had its name).
+pub fn table_has_stream(
+    txn: &dyn ReadTxn,
+    meta: &TableMeta,
+    label: &str,
+) -> Result<bool, DynamoDbError> {
+    if meta.stream.as_ref().is_some_and(|s| s.label == label) {
+        return Ok(true);
+    }
+    let info = load_info(txn, &meta.account_id, &meta.region, &meta.name, label)?;
+    Ok(info.is_some_and(|i| i.key_id == meta.key_id))
+}
+
 /// True when `info` is its table's current, enabled stream.
 fn is_current(txn: &dyn ReadTxn, info: &StreamInfo) -> Result<bool, DynamoDbError> {
     let table = catalog::load_table(txn, &info.account_id, &info.region, &info.table_name)?;

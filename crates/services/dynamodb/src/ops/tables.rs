@@ -20,6 +20,7 @@ use crate::ops::catalog::{
 };
 use crate::ops::jobs::{self, Job};
 use crate::ops::layout::{self, Counters};
+use crate::ops::policies;
 use crate::ops::replication;
 use crate::ops::streams;
 use crate::ops::tags;
@@ -389,6 +390,7 @@ pub(crate) fn build_table(
                 throughput: None,
                 on_demand: None,
                 index_id: next_index_id,
+                insights: None,
             });
             next_index_id += 1;
         }
@@ -443,6 +445,7 @@ pub(crate) fn build_table(
                 throughput: gthroughput,
                 on_demand,
                 index_id: next_index_id,
+                insights: None,
             });
             next_index_id += 1;
         }
@@ -545,6 +548,13 @@ pub(crate) fn build_table(
         pitr: None,
         restore: None,
         replicas: Vec::new(),
+        insights: None,
+        policy: input
+            .resource_policy
+            .as_deref()
+            .map(|p| policies::initial_policy(p, now_ms))
+            .transpose()?,
+        stream_policies: Vec::new(),
         created_ms: now_ms,
         status: Status::Active,
         version: 1,
@@ -1319,6 +1329,7 @@ fn plan_update(
                 throughput,
                 on_demand,
                 index_id,
+                insights: None,
             });
             job_list.push(Job::Backfill {
                 account: meta.account_id.clone(),

@@ -783,6 +783,7 @@ mod tests {
             throughput: None,
             on_demand: None,
             index_id: 2,
+            insights: None,
         });
         setup(&db, &current);
         put(
