@@ -491,6 +491,47 @@ fn check_expected(
     }
 }
 
+/// What a Put or Delete decides from the slot's current policy: its answer, and the slot's
+/// new content when it changes (`Some(None)` empties it).
+type Decision<T> = (T, Option<Option<PolicyMeta>>);
+
+/// Changes the slot `target` names in one transaction: loads the table, checks the stream
+/// and `expected` (an `ExpectedRevisionId`), lets `decide` pick the new content, and saves
+/// the table if it changed.
+async fn change_slot<T, F>(
+    svc: &DynamoDb,
+    ctx: &RequestContext,
+    target: &Target,
+    expected: Option<String>,
+    decide: F,
+) -> Result<T, DynamoDbError>
+where
+    F: Fn(Option<&PolicyMeta>) -> Decision<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (account, region) = (ctx.account_id.clone(), ctx.region.clone());
+    let target_in = target.clone();
+    let answer = svc
+        .db()
+        .write(move |txn| {
+            let name = target_in.table();
+            let mut meta = catalog::load_table(txn, &account, &region, name)?
+                .ok_or_else(|| table_not_found(name))?;
+            let mut slot = slot(txn, &mut meta, &target_in)?;
+            check_expected(expected.as_deref(), slot.get(), name)?;
+            let (answer, next) = decide(slot.get());
+            if let Some(next) = next {
+                slot.set(next);
+                meta.version += 1;
+                catalog::save_table(txn, &meta)?;
+            }
+            Ok::<_, DynamoDbError>(answer)
+        })
+        .await?;
+    svc.invalidate_table(&ctx.account_id, &ctx.region, target.table());
+    Ok(answer)
+}
+
 pub async fn put_resource_policy(
     svc: &DynamoDb,
     ctx: &RequestContext,
@@ -498,41 +539,29 @@ pub async fn put_resource_policy(
 ) -> Result<m::PutResourcePolicyOutput, DynamoDbError> {
     let target = parse_arn(&input.resource_arn, ctx)?;
     let doc = check_document(&input.policy, matches!(target, Target::Stream { .. }))?;
-    let (account, region) = (ctx.account_id.clone(), ctx.region.clone());
-    let expected = input.expected_revision_id.clone();
     let now_ms = svc.now_millis();
-    let target_in = target.clone();
-    let revision = svc
-        .db()
-        .write(move |txn| {
-            let name = target_in.table();
-            let mut meta = catalog::load_table(txn, &account, &region, name)?
-                .ok_or_else(|| table_not_found(name))?;
-            let mut slot = slot(txn, &mut meta, &target_in)?;
-            let current = slot.get().cloned();
-            check_expected(expected.as_deref(), current.as_ref(), name)?;
-            if let Some(c) = &current {
+    let revision = change_slot(
+        svc,
+        ctx,
+        &target,
+        input.expected_revision_id,
+        move |current| {
+            if let Some(c) = current {
                 if c.document == doc.canonical && c.version_given == doc.version_given {
-                    return Ok(c.revision());
+                    return (c.revision(), None);
                 }
             }
             // Revisions only grow, even within one millisecond.
-            let revision_ms = current
-                .as_ref()
-                .map_or(now_ms, |c| now_ms.max(c.revision_ms + 1));
+            let revision_ms = current.map_or(now_ms, |c| now_ms.max(c.revision_ms + 1));
             let policy = PolicyMeta {
                 document: doc.canonical.clone(),
                 version_given: doc.version_given,
                 revision_ms,
             };
-            let revision = policy.revision();
-            slot.set(Some(policy));
-            meta.version += 1;
-            catalog::save_table(txn, &meta)?;
-            Ok::<_, DynamoDbError>(revision)
-        })
-        .await?;
-    svc.invalidate_table(&ctx.account_id, &ctx.region, target.table());
+            (policy.revision(), Some(Some(policy)))
+        },
+    )
+    .await?;
     Ok(m::PutResourcePolicyOutput {
         revision_id: Some(revision),
     })
@@ -567,29 +596,18 @@ pub async fn delete_resource_policy(
     input: m::DeleteResourcePolicyInput,
 ) -> Result<m::DeleteResourcePolicyOutput, DynamoDbError> {
     let target = parse_arn(&input.resource_arn, ctx)?;
-    let (account, region) = (ctx.account_id.clone(), ctx.region.clone());
-    let expected = input.expected_revision_id.clone();
-    let target_in = target.clone();
-    let removed = svc
-        .db()
-        .write(move |txn| {
-            let name = target_in.table();
-            let mut meta = catalog::load_table(txn, &account, &region, name)?
-                .ok_or_else(|| table_not_found(name))?;
-            let mut slot = slot(txn, &mut meta, &target_in)?;
-            let current = slot.get().cloned();
-            check_expected(expected.as_deref(), current.as_ref(), name)?;
-            let Some(current) = current else {
-                // Nothing to delete: AWS answers an empty body.
-                return Ok::<_, DynamoDbError>(None);
-            };
-            slot.set(None);
-            meta.version += 1;
-            catalog::save_table(txn, &meta)?;
-            Ok(Some(current.revision()))
-        })
-        .await?;
-    svc.invalidate_table(&ctx.account_id, &ctx.region, target.table());
+    // Deleting when there is nothing to delete answers an empty body, as AWS.
+    let removed = change_slot(
+        svc,
+        ctx,
+        &target,
+        input.expected_revision_id,
+        |current| match current {
+            Some(c) => (Some(c.revision()), Some(None)),
+            None => (None, None),
+        },
+    )
+    .await?;
     Ok(m::DeleteResourcePolicyOutput {
         revision_id: removed,
     })
