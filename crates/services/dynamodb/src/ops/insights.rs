@@ -311,14 +311,16 @@ fn entries(meta: &TableMeta) -> Vec<(Resume, m::ContributorInsightsSummary)> {
     out
 }
 
-/// Tables of the account and region in name order, from `from` on, a chunk at a time,
-/// until `want` entries at or after `resume` are found.
+/// Tables of the account and region in name order, from `resume`'s table on, a chunk at a
+/// time, until `want` entries at or after `resume` are found. Also says whether the scan
+/// stopped at [`MAX_TABLES_LISTED`] with tables left (then the page ends after the last
+/// table read, as AWS's own pages may end short of MaxResults).
 fn tables_from(
     snap: &dyn ReadTxn,
     ctx: &RequestContext,
     resume: Option<&Resume>,
     want: usize,
-) -> Result<Vec<TableMeta>, DynamoDbError> {
+) -> Result<(Vec<TableMeta>, bool), DynamoDbError> {
     const CHUNK: usize = 100;
     let prefix = layout::table_list_prefix(&ctx.account_id, &ctx.region);
     let (lo, hi) = layout::prefix_range(&prefix);
@@ -349,11 +351,23 @@ fn tables_from(
                 .count();
             out.push(meta);
         }
-        if found >= want || chunk.len() < CHUNK || out.len() >= MAX_TABLES_LISTED {
+        if found >= want || chunk.len() < CHUNK {
             break;
         }
+        if out.len() >= MAX_TABLES_LISTED {
+            return Ok((out, true));
+        }
     }
-    Ok(out)
+    Ok((out, false))
+}
+
+/// A token that resumes after every entry of `table` (index names are ASCII, so none
+/// sorts after this one).
+fn after_table(table: &str) -> Resume {
+    Resume {
+        table: table.to_string(),
+        index: Some("\u{10FFFF}".to_string()),
+    }
 }
 
 pub async fn list_contributor_insights(
@@ -367,12 +381,12 @@ pub async fn list_contributor_insights(
         .clamp(1, LIST_MAX_RESULTS);
     let resume = input.next_token.as_deref().map(decode_token).transpose()?;
     let snap = svc.db().snapshot()?;
-    let tables = match &input.table_name {
+    let (tables, truncated) = match &input.table_name {
         Some(t) => {
             let name = table_name_from(t, ctx)?;
             let meta = catalog::load_table(snap.as_ref(), &ctx.account_id, &ctx.region, &name)?
                 .ok_or_else(|| table_not_found(&name))?;
-            vec![meta]
+            (vec![meta], false)
         }
         // One entry more than the page tells whether there is a next page.
         None => tables_from(snap.as_ref(), ctx, resume.as_ref(), limit + 1)?,
@@ -382,7 +396,12 @@ pub async fn list_contributor_insights(
         .flat_map(entries)
         .filter(|(at, _)| resume.as_ref().is_none_or(|r| at >= r));
     let page: Vec<_> = rest.by_ref().take(limit).map(|(_, s)| s).collect();
-    let next = rest.next().map(|(at, _)| encode_token(&at)).transpose()?;
+    let next = match rest.next() {
+        Some((at, _)) => Some(at),
+        None if truncated => tables.last().map(|t| after_table(&t.name)),
+        None => None,
+    };
+    let next = next.as_ref().map(encode_token).transpose()?;
     Ok(m::ListContributorInsightsOutput {
         contributor_insights_summaries: Some(page),
         next_token: next,
@@ -442,6 +461,21 @@ mod tests {
         );
         assert_eq!(plan(Some(&off), false, None, 12), (S::Disabled, None));
         assert_eq!(plan(Some(&off), true, None, 13).1.unwrap().rules_ms, 13);
+    }
+
+    #[test]
+    fn a_token_after_a_table_resumes_at_the_next_table() {
+        let at = |t: &str, i: Option<&str>| Resume {
+            table: t.into(),
+            index: i.map(str::to_string),
+        };
+        let after = after_table("t");
+        assert!(after > at("t", None));
+        assert!(after > at("t", Some("zz.index-name_99")));
+        assert!(after < at("t0", None));
+        assert!(after < at("u", None));
+        assert_eq!(decode_token(&encode_token(&after).unwrap()).unwrap(), after);
+        assert!(decode_token("not a token").is_err());
     }
 
     #[test]
