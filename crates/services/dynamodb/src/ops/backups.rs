@@ -35,6 +35,7 @@ use crate::ops::catalog::{
     self, BillingMode, IndexKind, Projection, RestoreMeta, Status, TableMeta,
 };
 use crate::ops::layout::{self, Counters};
+use crate::ops::params;
 use crate::ops::pitr;
 use crate::ops::tables::{self, table_name_from, Stats};
 use crate::ops::ttl;
@@ -521,10 +522,7 @@ pub async fn list_backups(
     ctx: &RequestContext,
     input: m::ListBackupsInput,
 ) -> Result<m::ListBackupsOutput, DynamoDbError> {
-    let limit = input
-        .limit
-        .map_or(LIST_BACKUPS_MAX, |l| usize::try_from(l).unwrap_or(1))
-        .clamp(1, LIST_BACKUPS_MAX);
+    let limit = params::page_size(input.limit, LIST_BACKUPS_MAX);
     // Only user backups exist here (no SYSTEM backups of deleted tables, no AWS Backup).
     let want_user = matches!(
         input.backup_type,

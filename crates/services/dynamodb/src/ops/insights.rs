@@ -29,6 +29,7 @@ use nimbus_store::ReadTxn;
 use crate::error::DynamoDbError;
 use crate::ops::catalog::{self, IndexKind, KeySchema, Status, TableMeta};
 use crate::ops::layout;
+use crate::ops::params;
 use crate::ops::tables::{table_name_from, table_not_found};
 use crate::ops::DynamoDb;
 
@@ -375,10 +376,7 @@ pub async fn list_contributor_insights(
     ctx: &RequestContext,
     input: m::ListContributorInsightsInput,
 ) -> Result<m::ListContributorInsightsOutput, DynamoDbError> {
-    let limit = input
-        .max_results
-        .map_or(LIST_MAX_RESULTS, |n| usize::try_from(n).unwrap_or(1))
-        .clamp(1, LIST_MAX_RESULTS);
+    let limit = params::page_size(input.max_results, LIST_MAX_RESULTS);
     let resume = input.next_token.as_deref().map(decode_token).transpose()?;
     let snap = svc.db().snapshot()?;
     let (tables, truncated) = match &input.table_name {

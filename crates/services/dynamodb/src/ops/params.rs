@@ -19,6 +19,15 @@ use crate::value::{Item, Value};
 pub const MSG_NAMES_WITHOUT_EXPRESSIONS: &str =
     "ExpressionAttributeNames can only be specified when using expressions";
 
+/// The page size of a List operation: `max` (its default and its cap) when not given,
+/// else the request's value kept within 1..=`max` (the input validation refuses values
+/// outside AWS's range before this runs).
+pub fn page_size(requested: Option<i32>, max: usize) -> usize {
+    requested
+        .map_or(max, |n| usize::try_from(n).unwrap_or(1))
+        .clamp(1, max)
+}
+
 /// Checks which expression parameters a request combines:
 /// - legacy and expression parameters together ("Can not use both ...");
 /// - ExpressionAttributeNames without any expression;

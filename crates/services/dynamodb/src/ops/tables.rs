@@ -20,6 +20,7 @@ use crate::ops::catalog::{
 };
 use crate::ops::jobs::{self, Job};
 use crate::ops::layout::{self, Counters};
+use crate::ops::params;
 use crate::ops::policies;
 use crate::ops::replication;
 use crate::ops::streams;
@@ -873,10 +874,7 @@ pub async fn list_tables(
     ctx: &RequestContext,
     input: m::ListTablesInput,
 ) -> Result<m::ListTablesOutput, DynamoDbError> {
-    let limit = input
-        .limit
-        .map_or(LIST_TABLES_MAX, |l| usize::try_from(l).unwrap_or(1))
-        .clamp(1, LIST_TABLES_MAX);
+    let limit = params::page_size(input.limit, LIST_TABLES_MAX);
     let prefix = layout::table_list_prefix(&ctx.account_id, &ctx.region);
     let (lo, hi) = layout::prefix_range(&prefix);
     let start = match &input.exclusive_start_table_name {
